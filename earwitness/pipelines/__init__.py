@@ -1,0 +1,1 @@
+"""The stages (prune, then acquire, verify, build and publish as they land) and the command line."""

@@ -1,0 +1,6 @@
+"""Versioned Arrow schemas of every table the pipeline writes, and the only way to write or read them."""
+
+from earwitness.schemas.registry import TableSchema, read_table, write_table
+from earwitness.schemas.tables import CANDIDATES, NODES, REJECTS
+
+__all__ = ["CANDIDATES", "NODES", "REJECTS", "TableSchema", "read_table", "write_table"]

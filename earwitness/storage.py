@@ -1,0 +1,126 @@
+"""Reading inputs from a local path, an http(s) URL or any fsspec filesystem, gzip or not.
+
+Every stage reads its inputs through here so that a missing file, an unreachable URL, an
+empty file and a truncated gzip all end as one clear EarwitnessError naming the input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import urllib.error
+import urllib.request
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from earwitness.errors import EarwitnessError
+
+PACKAGE_PREFIX = "earwitness:"
+HTTP_TIMEOUT_S = 60
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True)
+class Input:
+    """The bytes of one input as stored (gzip or not) and where they came from."""
+
+    source: str
+    raw: bytes
+    sha256: str
+
+    @property
+    def gzipped(self) -> bool:
+        return self.raw[:2] == GZIP_MAGIC
+
+    @property
+    def data(self) -> bytes:
+        """The whole content, decompressed."""
+        return b"".join(self.blocks(1 << 30))
+
+    def blocks(self, size: int) -> Iterator[bytes]:
+        """The content in decompressed pieces of about `size` bytes (gzip members concatenated)."""
+        if not self.gzipped:
+            yield from (self.raw[i : i + size] for i in range(0, len(self.raw), size))
+            return
+        pending, produced = self.raw, 0
+        while pending:
+            stream = zlib.decompressobj(wbits=31)
+            try:
+                while pending and not stream.eof:
+                    piece = stream.decompress(pending[: 1 << 20], size)
+                    pending = stream.unconsumed_tail + pending[1 << 20 :]
+                    produced += len(piece)
+                    if piece:
+                        yield piece
+            except zlib.error as exc:
+                raise EarwitnessError(f"{self.source}: the gzip stream is corrupt ({exc})") from None
+            if not stream.eof:
+                raise EarwitnessError(f"{self.source}: the gzip stream is truncated")
+            pending = stream.unused_data
+        if not produced:
+            raise EarwitnessError(f"{self.source}: the file is empty once decompressed")
+
+
+def resolve(source: str) -> str:
+    """`earwitness:demo/x.json` names a file shipped inside the package; anything else is as given."""
+    if source.startswith(PACKAGE_PREFIX):
+        return str(resources.files("earwitness").joinpath(source[len(PACKAGE_PREFIX) :]))
+    return source
+
+
+def is_url(source: str) -> bool:
+    return "://" in source and not source.startswith("file://")
+
+
+def read_input(source: str) -> Input:
+    """Read a whole input into memory; gzip is recognised by its magic bytes, not its name."""
+    raw = _read_raw(source)
+    if not raw:
+        raise EarwitnessError(f"{source}: the file is empty")
+    return Input(source, raw, hashlib.sha256(raw).hexdigest())
+
+
+def _read_raw(source: str) -> bytes:
+    target = resolve(source)
+    if target.startswith(("http://", "https://")):
+        return _read_http(target)
+    if is_url(target):
+        return _read_fsspec(target)
+    path = Path(target.removeprefix("file://"))
+    if not path.exists():
+        raise EarwitnessError(f"{source}: no such file")
+    if path.is_dir():
+        raise EarwitnessError(f"{source}: is a directory, expected a file")
+    return path.read_bytes()
+
+
+def _read_http(url: str) -> bytes:
+    request = urllib.request.Request(url, headers={"User-Agent": "earwitness"})
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:
+            body = response.read()
+            expected = response.headers.get("Content-Length")
+    except urllib.error.HTTPError as exc:
+        raise EarwitnessError(f"{url}: the server answered HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise EarwitnessError(f"{url}: cannot reach it ({reason})") from None
+    if expected is not None and int(expected) != len(body):
+        raise EarwitnessError(f"{url}: transfer truncated ({len(body)} of {expected} bytes)")
+    return body
+
+
+def _read_fsspec(url: str) -> bytes:
+    try:
+        import fsspec
+
+        with fsspec.open(url, "rb") as handle:
+            return handle.read()
+    except ImportError as exc:
+        raise EarwitnessError(f"{url}: no filesystem for this scheme is installed ({exc})") from None
+    except FileNotFoundError:
+        raise EarwitnessError(f"{url}: no such file") from None
+    except ValueError as exc:
+        raise EarwitnessError(f"{url}: {exc}") from None
