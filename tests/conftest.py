@@ -51,7 +51,11 @@ def write_policy(folder: Path, ambiguous=(), action_less=(), name: str = "policy
 
 
 def write_segments(folder: Path, rows: list[str], name: str = "eval_segments.csv", header: bool = True) -> Path:
-    lines = ["# Segments csv created by a test", f"# num_ytids={len(rows)}, num_segs={len(rows)}", "# YTID, start_seconds, end_seconds, positive_labels"]
+    lines = [
+        "# Segments csv created by a test",
+        f"# num_ytids={len(rows)}, num_segs={len(rows)}",
+        "# YTID, start_seconds, end_seconds, positive_labels",
+    ]
     path = folder / name
     path.write_text("\n".join((lines if header else []) + rows) + "\n")
     return path
@@ -80,7 +84,13 @@ TINY = [
     ("/t/hum", "Hum", ["/t/buzz"]),
     ("/t/buzz", "Buzz", []),
 ]
-TINY_AMBIGUOUS = [("/r/animal", "Animal"), ("/a/pets", "Pets"), ("/r/things", "Things"), ("/t/tools", "Tools"), ("/a/noise", "Animal noise")]
+TINY_AMBIGUOUS = [
+    ("/r/animal", "Animal"),
+    ("/a/pets", "Pets"),
+    ("/r/things", "Things"),
+    ("/t/tools", "Tools"),
+    ("/a/noise", "Animal noise"),
+]
 TINY_ACTION_LESS = [("/t/hum", "Hum")]
 
 

@@ -56,7 +56,13 @@ def test_every_node_is_accounted_for_and_steps_are_counted_in_order(tiny):
 
 
 def test_a_deep_node_under_one_kept_and_one_removed_class_joins_the_kept_one(tmp_path):
-    nodes = [("/r", "Root", ["/g"]), ("/g", "Group", ["/k", "/x"]), ("/k", "Kept", ["/leaf"]), ("/x", "Gone", ["/leaf"]), ("/leaf", "Leaf", [])]
+    nodes = [
+        ("/r", "Root", ["/g"]),
+        ("/g", "Group", ["/k", "/x"]),
+        ("/k", "Kept", ["/leaf"]),
+        ("/x", "Gone", ["/leaf"]),
+        ("/leaf", "Leaf", []),
+    ]
     policy = write_policy(tmp_path, ambiguous=[("/r", "Root"), ("/g", "Group")], action_less=[("/x", "Gone")])
     classes = apply_policy(load_ontology(str(write_ontology(tmp_path, nodes))), load_policy(str(policy)))
     assert classes.fates["/leaf"].fate == "absorbed" and classes.fates["/leaf"].into == "/k"

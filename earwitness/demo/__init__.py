@@ -19,10 +19,18 @@ YTID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_
 # Label lists and how often they occur: single classes, a leaf with its ancestors,
 # absorbed leaves, and lists that the filter must drop.
 LABEL_LISTS = [
-    (["/demo/dog"], 6), (["/demo/bark", "/demo/dog", "/demo/animal"], 6), (["/demo/cat", "/demo/meow"], 5),
-    (["/demo/cattle", "/demo/moo"], 4), (["/demo/fowl"], 3), (["/demo/guitar", "/demo/electric_guitar"], 5),
-    (["/demo/piano", "/demo/music"], 4), (["/demo/drum"], 4), (["/demo/car", "/demo/horn"], 4),
-    (["/demo/train"], 3), (["/demo/vacuum"], 3), (["/demo/blender"], 3),
+    (["/demo/dog"], 6),
+    (["/demo/bark", "/demo/dog", "/demo/animal"], 6),
+    (["/demo/cat", "/demo/meow"], 5),
+    (["/demo/cattle", "/demo/moo"], 4),
+    (["/demo/fowl"], 3),
+    (["/demo/guitar", "/demo/electric_guitar"], 5),
+    (["/demo/piano", "/demo/music"], 4),
+    (["/demo/drum"], 4),
+    (["/demo/car", "/demo/horn"], 4),
+    (["/demo/train"], 3),
+    (["/demo/vacuum"], 3),
+    (["/demo/blender"], 3),
     (["/demo/dog", "/demo/guitar"], 3),  # two roots
     (["/demo/guitar", "/demo/pop"], 3),  # a removed genre beside the instrument
     (["/demo/dog", "/demo/cat"], 2),  # two classes of one root

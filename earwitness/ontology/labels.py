@@ -46,29 +46,34 @@ class LabelFilter:
         counts = dict(zip(STEPS, len(codes) - np.cumsum(dropped_at[:KEPT]), strict=True))
         counts = {step: int(n) for step, n in counts.items()}
 
-        unknown_rows = pa.array(per_segment == STEPS.index("known_labels"))
-        reasons = [f"unknown label {', '.join(unknown_names.get(c, []))}" for c in range(len(encoded.dictionary))] if unknown_names else [""] * 1
-        if not unknown_names:
-            codes_for_reason = np.zeros(len(codes), dtype=np.int64)
-        else:
-            codes_for_reason = codes
-        for code, n in zip(*np.unique(codes[unknown_rows.to_numpy(zero_copy_only=False)], return_counts=True), strict=True):
-            for label in unknown_names[int(code)]:
-                self.unknown[label] += int(n)
-        rejects = pa.table(
-            {
-                "line": segments["line"].filter(unknown_rows),
-                "reason": pa.array(reasons, pa.string()).take(pa.array(codes_for_reason)).filter(unknown_rows),
-                "text": segments["labels"].filter(unknown_rows),
-            }
-        )
+        rejects = self._unknown_rejects(segments, codes, per_segment == STEPS.index("known_labels"), unknown_names)
         kept = per_segment == KEPT
         names = pa.array([self.classes.ontology.name(c) for c in self.classes.classes], pa.string())
         ids = pa.array(self.classes.classes, pa.string())
         chosen = pa.array(class_index[codes[kept]])
         candidates = segments.filter(pa.array(kept))
-        candidates = candidates.append_column("class_id", ids.take(chosen)).append_column("class_name", names.take(chosen))
+        candidates = candidates.append_column("class_id", ids.take(chosen)).append_column(
+            "class_name", names.take(chosen)
+        )
         return candidates, rejects, counts
+
+    def _unknown_rejects(
+        self, segments: pa.Table, codes: np.ndarray, rows: np.ndarray, unknown_names: dict[int, list[str]]
+    ) -> pa.Table:
+        """The segments dropped for labels the ontology lacks, each with those labels named."""
+        codes_seen = range(max(unknown_names, default=0) + 1)
+        reasons = [f"unknown label {', '.join(unknown_names.get(c, []))}" for c in codes_seen]
+        for code, n in zip(*np.unique(codes[rows], return_counts=True), strict=True):
+            for label in unknown_names[int(code)]:
+                self.unknown[label] += int(n)
+        mask = pa.array(rows)
+        return pa.table(
+            {
+                "line": segments["line"].filter(mask),
+                "reason": pa.array(reasons, pa.string()).take(pa.array(codes[rows])),
+                "text": segments["labels"].filter(mask),
+            }
+        )
 
     def _judge(self, lists: pa.Array) -> tuple[np.ndarray, np.ndarray, dict[int, list[str]]]:
         """For each distinct label list: the verdict, its class index, and its unknown labels."""

@@ -36,7 +36,8 @@ def tree_svg(classes: ClassSet, candidates: dict[str, int]) -> str:
     biggest = max(candidates.values(), default=1) or 1
     height = ROW * (len(rows) + 3)
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" font-family="sans-serif" font-size="13">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+        'font-family="sans-serif" font-size="13">',
         '<rect width="100%" height="100%" fill="white"/>',
         f'<text x="10" y="{ROW}" font-weight="bold">{escape(title)}</text>',
         f'<text x="{BAR_X}" y="{2 * ROW}" fill="#555">candidate segments, all splits (log scale)</text>',
@@ -46,7 +47,9 @@ def tree_svg(classes: ClassSet, candidates: dict[str, int]) -> str:
         x = 10 + depth * INDENT
         name = escape(ontology.name(node))
         if kind == "group":
-            out.append(f'<text x="{x}" y="{y}" fill="#666" font-weight="{"bold" if depth == 0 else "normal"}">{name}</text>')
+            out.append(
+                f'<text x="{x}" y="{y}" fill="#666" font-weight="{"bold" if depth == 0 else "normal"}">{name}</text>'
+            )
             continue
         extra = len(classes.absorbed(node))
         label = f"{name}" + (f" (+{extra} absorbed)" if extra else "")

@@ -133,9 +133,7 @@ def apply_policy(ontology: Ontology, policy: ClassPolicy, class_level: int = 3) 
     return ClassSet(ontology, tuple(kept), fates, steps)
 
 
-def _deep_fate(
-    ontology: Ontology, node: str, class_level: int, kept: set[str], fates: dict[str, NodeFate]
-) -> NodeFate:
+def _deep_fate(ontology: Ontology, node: str, class_level: int, kept: set[str], fates: dict[str, NodeFate]) -> NodeFate:
     name, level = ontology.name(node), ontology.level[node]
     if ontology.restrictions(node):
         reason = f"AudioSet marks it {' and '.join(ontology.restrictions(node))}: never absorbed"
@@ -144,7 +142,9 @@ def _deep_fate(
     heads = [a for a in ontology.ids if a in ancestors and ontology.level[a] == class_level]
     staying = [a for a in heads if a in kept]
     if len(staying) == 1:
-        return NodeFate(node, name, level, "absorbed", staying[0], "absorb", f"absorbed into {ontology.name(staying[0])}")
+        return NodeFate(
+            node, name, level, "absorbed", staying[0], "absorb", f"absorbed into {ontology.name(staying[0])}"
+        )
     if len(staying) > 1:
         names = ", ".join(ontology.name(a) for a in staying)
         return NodeFate(node, name, level, "removed", None, "ambiguous", f"under several classes: {names}")

@@ -132,7 +132,9 @@ def _parse_fast(body: bytes, first_line: int) -> tuple[pa.Table, pa.Table, int] 
             pa.py_buffer(body),
             read_options=pacsv.ReadOptions(column_names=list(FIELDS)),
             parse_options=pacsv.ParseOptions(delimiter=" ", ignore_empty_lines=False, invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(FIELDS, pa.string()), strings_can_be_null=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(FIELDS, pa.string()), strings_can_be_null=False
+            ),
         )
     except pa.ArrowInvalid:
         return None
@@ -154,7 +156,13 @@ def _parse_fast(body: bytes, first_line: int) -> tuple[pa.Table, pa.Table, int] 
         return None
     lines = np.arange(first_line, first_line + rows, dtype=np.int64)
     segments = pa.table(
-        {"ytid": pc.utf8_slice_codeunits(ytid, 0, 11), "start_ms": start_ms, "end_ms": end_ms, "labels": labels, "line": lines}
+        {
+            "ytid": pc.utf8_slice_codeunits(ytid, 0, 11),
+            "start_ms": start_ms,
+            "end_ms": end_ms,
+            "labels": labels,
+            "line": lines,
+        }
     )
     return segments, _no_rejects(), rows
 
@@ -167,7 +175,11 @@ def _parse_careful(source: str, body: bytes, first_line: int) -> tuple[pa.Table,
     parts = pc.split_pattern(rows.text, ",", max_splits=3)
     rows.narrow(pc.equal(pc.list_value_length(parts), 4), "expected 4 fields: YTID, start, end, labels")
     parts = parts.filter(pc.equal(pc.list_value_length(parts), 4))
-    column = [pc.utf8_trim_whitespace(pc.list_element(parts, i)) for i in range(4)] if len(parts) else [pa.array([], pa.string())] * 4
+    column = (
+        [pc.utf8_trim_whitespace(pc.list_element(parts, i)) for i in range(4)]
+        if len(parts)
+        else [pa.array([], pa.string())] * 4
+    )
 
     rows.check(pc.match_substring_regex(column[0], YTID_PATTERN), "YTID is not an 11-character YouTube id")
     numeric = pc.and_(*(pc.match_substring_regex(c, SECONDS_PATTERN) for c in column[1:3]))
@@ -228,7 +240,9 @@ class _Rows:
 
 
 def _no_rejects() -> pa.Table:
-    return pa.table({"line": pa.array([], pa.int64()), "reason": pa.array([], pa.string()), "text": pa.array([], pa.string())})
+    return pa.table(
+        {"line": pa.array([], pa.int64()), "reason": pa.array([], pa.string()), "text": pa.array([], pa.string())}
+    )
 
 
 def _split_lines(source: str, data: bytes, first_line: int) -> pa.Array:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from earwitness import __version__, demo
+from earwitness import demo
 from earwitness.errors import EarwitnessError
 from earwitness.pipelines.config import Config, dump_config, load_config
 from earwitness.pipelines.prune import FUNNEL_STEPS, PruneResult, run_prune

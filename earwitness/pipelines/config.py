@@ -40,10 +40,15 @@ class PruneConfig(Section):
         return value
 
 
+class MediaConfig(Section):
+    ffmpeg: str = Field("bundled", description="'bundled' (imageio-ffmpeg's binary), 'system', or a path")
+
+
 class Config(Section):
     version: int = Field(1, description="the configuration format's version")
     name: str = Field("earwitness", description="the build's name, used in reports")
     out: str = Field("runs/earwitness", description="the run folder every stage writes below")
+    media: MediaConfig = Field(default_factory=MediaConfig)
     prune: PruneConfig = Field(default_factory=PruneConfig)
 
 

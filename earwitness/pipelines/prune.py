@@ -65,8 +65,9 @@ def run_prune(config: PruneConfig, out: str | Path, progress: Callable[[str], No
     label_filter = LabelFilter(classes)
     results = []
     for source in config.segments:
-        results.append(_prune_split(source, label_filter, config.max_malformed_fraction))
-        progress(f"{results[-1].split}: {results[-1].funnel['read']:,} segments read, {len(results[-1].candidates):,} candidates")
+        split = _prune_split(source, label_filter, config.max_malformed_fraction)
+        progress(f"{split.split}: {split.funnel['read']:,} segments read, {len(split.candidates):,} candidates")
+        results.append(split)
     result = PruneResult(Path(out), classes, results)
     _write(result, config)
     return result
@@ -98,7 +99,9 @@ def _prune_split(source: str, label_filter: LabelFilter, max_malformed_fraction:
     split = SplitResult(split_name(source), source, raw.sha256, funnel, candidates, rejected)
     if malformed:
         first = malformed_rows.slice(0, 1).to_pylist()[0]
-        split.warnings.append(f"{source}: {malformed} malformed rows dropped (first: line {first['line']}: {first['reason']})")
+        split.warnings.append(
+            f"{source}: {malformed} malformed rows dropped (first: line {first['line']}: {first['reason']})"
+        )
     if label_filter.unknown:
         common = ", ".join(f"{k} ({v})" for k, v in label_filter.unknown.most_common(5))
         split.warnings.append(f"{source}: labels not in the ontology, segments dropped: {common}")
@@ -146,7 +149,9 @@ def _write(result: PruneResult, config: PruneConfig) -> None:
     _write_json(out / "funnel.json", result.funnel)
     per_class: dict[str, int] = {}
     for split in result.splits:
-        for class_id, n in zip(*np.unique(split.candidates["class_id"].to_numpy(zero_copy_only=False), return_counts=True), strict=True):
+        for class_id, n in zip(
+            *np.unique(split.candidates["class_id"].to_numpy(zero_copy_only=False), return_counts=True), strict=True
+        ):
             per_class[class_id] = per_class.get(class_id, 0) + int(n)
     (out / "classes.svg").write_text(tree_svg(classes, per_class))
     _write_json(

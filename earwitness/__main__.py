@@ -1,0 +1,3 @@
+from earwitness.pipelines.cli import run
+
+run()

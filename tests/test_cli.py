@@ -1,0 +1,58 @@
+"""The command line as a user runs it: the demo, prune with flags, and clean errors."""
+
+import json
+import subprocess
+import sys
+
+from conftest import write_segments
+
+
+def earwitness(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "earwitness", *args], capture_output=True, text=True, cwd=cwd, check=False
+    )
+
+
+def test_the_demo_runs_offline_and_leaves_a_readable_run_folder(tmp_path):
+    result = earwitness("demo", "--out", str(tmp_path / "demo"))
+    assert result.returncode == 0, result.stderr
+    prune = tmp_path / "demo" / "prune"
+    funnel = json.loads((prune / "funnel.json").read_text())
+    assert set(funnel) == {"eval", "balanced_train"}
+    assert all(f["unique"] > 10 for f in funnel.values())
+    assert "single_class" in result.stdout and "demo done" in result.stdout
+    assert (prune / "classes.svg").exists() and (prune / "nodes.parquet").exists()
+
+
+def test_prune_flags_override_the_config(tmp_path, tiny):
+    ontology, policy = tiny
+    segments = write_segments(tmp_path, ['nailnail003, 0.000, 10.000, "/t/nail"'])
+    config = tmp_path / "build.yaml"
+    config.write_text(f"out: {tmp_path / 'run'}\nprune:\n  ontology: {tmp_path / 'missing.json'}\n")
+    result = earwitness(
+        "prune", "-c", str(config), "--ontology", str(ontology), "--policy", str(policy), "--segments", str(segments)
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "run" / "prune" / "funnel.json").read_text())["eval"]["unique"] == 1
+
+
+def test_bad_input_is_one_line_on_stderr_and_exit_code_2(tmp_path):
+    result = earwitness("prune", "--ontology", str(tmp_path / "missing.json"), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("missing.json: no such file")
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_config_is_explained_setting_by_setting(tmp_path):
+    config = tmp_path / "build.yaml"
+    config.write_text("prune:\n  max_malformed_fraction: 2\n")
+    result = earwitness("config", "-c", str(config))
+    assert (
+        result.returncode == 2
+        and "prune.max_malformed_fraction: Input should be less than or equal to 1" in result.stderr
+    )
+
+
+def test_config_prints_every_default():
+    result = earwitness("config", "--set", "prune.class_level=3")
+    assert result.returncode == 0 and "class_level: 3" in result.stdout and "ffmpeg: bundled" in result.stdout
