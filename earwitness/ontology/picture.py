@@ -29,21 +29,22 @@ def tree_svg(classes: ClassSet, candidates: dict[str, int]) -> str:
 
     fates = Counter(f.rule for f in classes.fates.values() if f.fate == "removed")
     absorbed = sum(1 for f in classes.fates.values() if f.fate == "absorbed")
-    title = (
-        f"{len(classes.classes)} classes from {len(ontology.ids)} AudioSet nodes: {absorbed} absorbed into them; "
-        + ", ".join(f"{n} removed as {rule}" for rule, n in sorted(fates.items()))
+    title = f"{len(classes.classes)} classes from {len(ontology.ids)} ontology nodes"
+    subtitle = f"{absorbed} nodes absorbed into them; removed: " + ", ".join(
+        f"{n} {rule}" for rule, n in sorted(fates.items())
     )
     biggest = max(candidates.values(), default=1) or 1
-    height = ROW * (len(rows) + 3)
+    height = ROW * (len(rows) + 4)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
         'font-family="sans-serif" font-size="13">',
         '<rect width="100%" height="100%" fill="white"/>',
-        f'<text x="10" y="{ROW}" font-weight="bold">{escape(title)}</text>',
-        f'<text x="{BAR_X}" y="{2 * ROW}" fill="#555">candidate segments, all splits (log scale)</text>',
+        f'<text x="10" y="{ROW}" font-weight="bold" font-size="15">{escape(title)}</text>',
+        f'<text x="10" y="{2 * ROW}" fill="#555">{escape(subtitle)}</text>',
+        f'<text x="{BAR_X}" y="{3 * ROW}" fill="#555">candidate segments, all splits (log scale)</text>',
     ]
     for i, (depth, node, kind) in enumerate(rows):
-        y = ROW * (i + 3)
+        y = ROW * (i + 4)
         x = 10 + depth * INDENT
         name = escape(ontology.name(node))
         if kind == "group":

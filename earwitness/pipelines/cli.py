@@ -84,9 +84,8 @@ def _report(result: PruneResult) -> None:
     typer.echo(f"{'segments':<{width}}" + "".join(f"{s:>18}" for s in splits))
     for step in FUNNEL_STEPS:
         typer.echo(f"{step:<{width}}" + "".join(f"{result.funnel[s][step]:>18,}" for s in splits))
-    for split in result.splits:
-        for warning in split.warnings:
-            typer.echo(f"warning: {warning}", err=True)
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     typer.echo(f"wrote {result.out}")
 
 

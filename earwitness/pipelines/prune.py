@@ -49,6 +49,11 @@ class PruneResult:
     out: Path
     classes: ClassSet
     splits: list[SplitResult]
+    run_warnings: list[str] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [w for s in self.splits for w in s.warnings] + self.run_warnings
 
     @property
     def funnel(self) -> dict[str, dict[str, int]]:
@@ -145,15 +150,17 @@ def _write(result: PruneResult, config: PruneConfig) -> None:
     fates = [classes.fates[node] for node in classes.ontology.ids]
     nodes = pa.table({column: [getattr(f, column) for f in fates] for column in NODES.schema.names})
     write_table(nodes, out / "nodes.parquet", NODES)
-    _write_json(out / "classes.json", classes.classes_json())
+    per_split = {s.split: _count_by_class(s.candidates) for s in result.splits}
+    per_class = {c: sum(counts.get(c, 0) for counts in per_split.values()) for c in classes.classes}
+    listed = classes.classes_json()
+    for entry in listed:
+        entry["candidates"] = {split: counts.get(entry["id"], 0) for split, counts in per_split.items()}
+    _write_json(out / "classes.json", listed)
     _write_json(out / "funnel.json", result.funnel)
-    per_class: dict[str, int] = {}
-    for split in result.splits:
-        for class_id, n in zip(
-            *np.unique(split.candidates["class_id"].to_numpy(zero_copy_only=False), return_counts=True), strict=True
-        ):
-            per_class[class_id] = per_class.get(class_id, 0) + int(n)
     (out / "classes.svg").write_text(tree_svg(classes, per_class))
+    empty = [classes.ontology.name(c) for c, n in per_class.items() if n == 0]
+    if empty:
+        result.run_warnings.append(f"classes without a candidate in any split: {'; '.join(empty)}")
     _write_json(
         out / "prune.json",
         {
@@ -164,9 +171,14 @@ def _write(result: PruneResult, config: PruneConfig) -> None:
             "classes": len(classes.classes),
             "candidates_per_class": dict(sorted(per_class.items(), key=lambda kv: -kv[1])),
             "videos_in_several_splits": _shared_videos(result.splits),
-            "warnings": [w for s in result.splits for w in s.warnings],
+            "warnings": result.warnings,
         },
     )
+
+
+def _count_by_class(candidates: pa.Table) -> dict[str, int]:
+    ids, counts = np.unique(candidates["class_id"].to_numpy(zero_copy_only=False), return_counts=True)
+    return {str(c): int(n) for c, n in zip(ids, counts, strict=True)}
 
 
 def _shared_videos(splits: list[SplitResult]) -> int:
