@@ -78,3 +78,12 @@ def test_a_bad_config_names_the_setting(tmp_path, yaml_text, message):
 def test_a_bad_override_is_explained():
     with pytest.raises(EarwitnessError, match=r"expected section\.key=value"):
         load_config(None, ["prune.class_level"])
+
+
+def test_every_preset_in_configs_is_valid():
+    from pathlib import Path
+
+    presets = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+    assert presets
+    for preset in presets:
+        assert load_config(preset).version == 1

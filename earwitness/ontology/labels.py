@@ -9,6 +9,7 @@ no_removed_label, single_class.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -27,6 +28,7 @@ KEPT = len(STEPS)  # a verdict is the index of the step that drops a list, or KE
 class LabelFilter:
     classes: ClassSet
     unknown: Counter = field(default_factory=Counter)  # unknown label id -> segments carrying it
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @cached_property
     def _ids(self) -> pa.Array:
@@ -63,9 +65,10 @@ class LabelFilter:
         """The segments dropped for labels the ontology lacks, each with those labels named."""
         codes_seen = range(max(unknown_names, default=0) + 1)
         reasons = [f"unknown label {', '.join(unknown_names.get(c, []))}" for c in codes_seen]
-        for code, n in zip(*np.unique(codes[rows], return_counts=True), strict=True):
-            for label in unknown_names[int(code)]:
-                self.unknown[label] += int(n)
+        with self._lock:  # blocks are filtered on several threads
+            for code, n in zip(*np.unique(codes[rows], return_counts=True), strict=True):
+                for label in unknown_names[int(code)]:
+                    self.unknown[label] += int(n)
         mask = pa.array(rows)
         return pa.table(
             {

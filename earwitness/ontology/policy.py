@@ -93,7 +93,7 @@ def slug(name: str) -> str:
 
 def load_policy(source: str) -> ClassPolicy:
     try:
-        document = yaml.safe_load(read_input(source).data)
+        document = yaml.load(read_input(source).data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         return ClassPolicy.model_validate(document)
     except yaml.YAMLError as exc:
         raise EarwitnessError(f"{source}: not valid YAML ({exc})") from None

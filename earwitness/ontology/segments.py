@@ -12,7 +12,9 @@ from __future__ import annotations
 import queue
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TypeVar
@@ -27,11 +29,14 @@ from earwitness.storage import Input
 
 YTID_PATTERN = r"^[A-Za-z0-9_-]{11}$"
 SECONDS_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
-EMPTY_LABEL_PATTERN = r"^$|^,|,,|,$|\s"
+YTID_LENGTH = 11
+YTID_BYTES = np.zeros(256, dtype=bool)
+YTID_BYTES[np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-", dtype=np.uint8)] = True
 DECLARED_PATTERN = re.compile(rb"num_segs=(\d+)")
 BLOCK_BYTES = 8 << 20
 FIELDS = ("ytid", "start", "end", "labels")
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -52,9 +57,10 @@ def split_name(source: str) -> str:
     return name
 
 
-def segment_blocks(source: Input, block_bytes: int = BLOCK_BYTES) -> Iterator[SegmentBlock]:
-    for first_line, block in prefetch(line_blocks(source, block_bytes)):
-        yield parse_block(source.source, block, first_line)
+def segment_blocks(source: Input, block_bytes: int = BLOCK_BYTES, workers: int = 2) -> Iterator[SegmentBlock]:
+    """Parsed blocks in file order; decompression and parsing run on background threads."""
+    blocks = prefetch(line_blocks(source, block_bytes))
+    yield from ordered_map(lambda item: parse_block(source.source, item[1], item[0]), blocks, workers)
 
 
 def line_blocks(source: Input, block_bytes: int) -> Iterator[tuple[int, bytes]]:
@@ -71,6 +77,18 @@ def line_blocks(source: Input, block_bytes: int) -> Iterator[tuple[int, bytes]]:
         next_line += block.count(b"\n")
     if carry:
         yield next_line, carry
+
+
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int = 2) -> Iterator[R]:
+    """fn over items on a few threads, results in input order, at most `workers` items ahead."""
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque[Future[R]] = deque()
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
@@ -142,7 +160,8 @@ def _parse_fast(body: bytes, first_line: int) -> tuple[pa.Table, pa.Table, int] 
     if invalid or table.num_rows != rows:
         return None
     ytid, start, end, labels = (table[f].combine_chunks() for f in FIELDS)
-    if not pc.all(pc.match_substring_regex(ytid, YTID_PATTERN[:-1] + ",$")).as_py():
+    ytid = _ytids_with_comma(ytid)
+    if ytid is None:
         return None
     try:
         start_ms, end_ms = _to_ms(pc.utf8_rtrim(start, ",")), _to_ms(pc.utf8_rtrim(end, ","))
@@ -150,14 +169,15 @@ def _parse_fast(body: bytes, first_line: int) -> tuple[pa.Table, pa.Table, int] 
         return None
     if not (pc.all(pc.ends_with(start, ",")).as_py() and pc.all(pc.ends_with(end, ",")).as_py()):
         return None
-    if not pc.all(pc.greater(end_ms, start_ms)).as_py():
+    if not (pc.all(pc.greater(end_ms, start_ms)).as_py() and pc.min(start_ms).as_py() >= 0):
         return None
-    if pc.any(pc.match_substring_regex(labels, EMPTY_LABEL_PATTERN)).as_py():
+    empty_label = (pc.match_substring(labels, ",,"), pc.starts_with(labels, ","), pc.ends_with(labels, ","))
+    if any(pc.any(check).as_py() for check in empty_label) or pc.min(pc.binary_length(labels)).as_py() == 0:
         return None
     lines = np.arange(first_line, first_line + rows, dtype=np.int64)
     segments = pa.table(
         {
-            "ytid": pc.utf8_slice_codeunits(ytid, 0, 11),
+            "ytid": ytid,
             "start_ms": start_ms,
             "end_ms": end_ms,
             "labels": labels,
@@ -165,6 +185,19 @@ def _parse_fast(body: bytes, first_line: int) -> tuple[pa.Table, pa.Table, int] 
         }
     )
     return segments, _no_rejects(), rows
+
+
+def _ytids_with_comma(column: pa.StringArray) -> pa.StringArray | None:
+    """`abcdefghijk,` -> `abcdefghijk` for every row, checked byte by byte in numpy; None if any is not."""
+    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)[column.offset : column.offset + len(column) + 1]
+    if not (np.diff(offsets) == YTID_LENGTH + 1).all():
+        return None
+    chars = np.frombuffer(column.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(-1, YTID_LENGTH + 1)
+    if not (YTID_BYTES[chars[:, :YTID_LENGTH]].all() and (chars[:, YTID_LENGTH] == ord(",")).all()):
+        return None
+    ids = np.ascontiguousarray(chars[:, :YTID_LENGTH])
+    id_offsets = np.arange(0, (len(column) + 1) * YTID_LENGTH, YTID_LENGTH, dtype=np.int32)
+    return pa.StringArray.from_buffers(len(column), pa.py_buffer(id_offsets), pa.py_buffer(ids))
 
 
 def _parse_careful(source: str, body: bytes, first_line: int) -> tuple[pa.Table, pa.Table, int]:

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -24,7 +23,7 @@ from earwitness.errors import EarwitnessError
 from earwitness.ontology import ClassSet, apply_policy, load_ontology, load_policy
 from earwitness.ontology.labels import STEPS, LabelFilter
 from earwitness.ontology.picture import tree_svg
-from earwitness.ontology.segments import SegmentBlock, segment_blocks, split_name
+from earwitness.ontology.segments import SegmentBlock, ordered_map, segment_blocks, split_name
 from earwitness.pipelines.config import PruneConfig
 from earwitness.schemas import CANDIDATES, NODES, REJECTS, write_table
 from earwitness.storage import read_input
@@ -82,8 +81,8 @@ def _prune_split(source: str, label_filter: LabelFilter, max_malformed_fraction:
     raw = read_input(source)
     blocks: list[SegmentBlock] = []
     kept, unknown, counts = [], [], dict.fromkeys(STEPS, 0)
-    for block in segment_blocks(raw):
-        candidates, unknown_labels, block_counts = label_filter.apply(block.segments)
+    filtered = ordered_map(lambda block: (block, label_filter.apply(block.segments)), segment_blocks(raw))
+    for block, (candidates, unknown_labels, block_counts) in filtered:
         blocks.append(SegmentBlock(pa.table({}), block.rejects, block.read, block.declared))
         kept.append(candidates)
         unknown.append(unknown_labels)
@@ -116,10 +115,10 @@ def _prune_split(source: str, label_filter: LabelFilter, max_malformed_fraction:
 
 def _unique(candidates: pa.Table) -> pa.Table:
     """One candidate per (ytid, start): the first in the file."""
-    key = pc.binary_join_element_wise(candidates["ytid"], pc.cast(candidates["start_ms"], pa.string()), "_")
-    codes = key.combine_chunks().dictionary_encode().indices.to_numpy() if len(candidates) else np.array([], int)
-    _, first = np.unique(codes, return_index=True)
-    return candidates.take(np.sort(first))
+    first = candidates.group_by(["ytid", "start_ms"], use_threads=False).aggregate([("line", "min")])
+    if len(first) == len(candidates):
+        return candidates
+    return candidates.filter(pc.is_in(candidates["line"], value_set=first["line_min"]))
 
 
 def _check_size(source: str, read: int, declared: int | None) -> None:
@@ -177,8 +176,8 @@ def _write(result: PruneResult, config: PruneConfig) -> None:
 
 
 def _count_by_class(candidates: pa.Table) -> dict[str, int]:
-    ids, counts = np.unique(candidates["class_id"].to_numpy(zero_copy_only=False), return_counts=True)
-    return {str(c): int(n) for c, n in zip(ids, counts, strict=True)}
+    counts = pc.value_counts(candidates["class_id"].combine_chunks()).to_pylist()
+    return {c["values"]: c["counts"] for c in counts}
 
 
 def _shared_videos(splits: list[SplitResult]) -> int:
