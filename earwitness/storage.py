@@ -7,8 +7,10 @@ empty file and a truncated gzip all end as one clear EarwitnessError naming the 
 from __future__ import annotations
 
 import hashlib
+import json
 import urllib.error
 import urllib.request
+import uuid
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -124,3 +126,96 @@ def _read_fsspec(url: str) -> bytes:
         raise EarwitnessError(f"{url}: no such file") from None
     except ValueError as exc:
         raise EarwitnessError(f"{url}: {exc}") from None
+
+
+class ClipStore:
+    """Clips keyed `{ytid}_{start_ms}` on any Beam filesystem (a folder, gs://, s3://).
+
+    Each clip is `{key}.mp4` plus a `{key}.json` record written after it; a clip counts as
+    stored only when its record exists and names the stored file's size. Writes go to a
+    temporary name and are renamed into place, so a reader never sees half a clip.
+    Failures are recorded under `_failed/{key}.json` until the clip is stored.
+    """
+
+    TEMP_MARK = ".tmp-"
+
+    def __init__(self, root: str):
+        self.root = root.rstrip("/")
+
+    def path(self, key: str, suffix: str = ".mp4") -> str:
+        from apache_beam.io.filesystems import FileSystems
+
+        return FileSystems.join(self.root, key + suffix)
+
+    def record(self, key: str) -> dict | None:
+        """The stored clip's record, or None when it is missing or does not match the file."""
+        from apache_beam.io.filesystems import FileSystems
+
+        record = self._read_json(self.path(key, ".json"))
+        if record is None:
+            return None
+        try:
+            size = FileSystems.metadata(self.path(key)).size_in_bytes
+        except Exception:  # missing file: the record is stale
+            return None
+        return record if size == record.get("bytes") else None
+
+    def put(self, key: str, local: Path, record: dict) -> str:
+        target = self.path(key)
+        self._write_atomically(target, local.read_bytes())
+        self._write_atomically(self.path(key, ".json"), json.dumps(record, sort_keys=True).encode())
+        return target
+
+    def failure(self, key: str) -> dict | None:
+        return self._read_json(self._failure_path(key))
+
+    def put_failure(self, key: str, record: dict) -> None:
+        self._write_atomically(self._failure_path(key), json.dumps(record, sort_keys=True).encode())
+
+    def clear_failure(self, key: str) -> None:
+        from apache_beam.io.filesystems import FileSystems
+
+        path = self._failure_path(key)
+        if FileSystems.exists(path):
+            FileSystems.delete([path])
+
+    def sweep_temporaries(self) -> int:
+        """Delete what an interrupted run left half-written; run it before and after a run."""
+        from apache_beam.io.filesystems import FileSystems
+
+        found = []
+        for pattern in (f"{self.root}/*{self.TEMP_MARK}*", f"{self.root}/_failed/*{self.TEMP_MARK}*"):
+            found += [m.path for result in FileSystems.match([pattern]) for m in result.metadata_list]
+        if found:
+            FileSystems.delete(found)
+        return len(found)
+
+    def _failure_path(self, key: str) -> str:
+        from apache_beam.io.filesystems import FileSystems
+
+        return FileSystems.join(self.root, "_failed", key + ".json")
+
+    def _read_json(self, path: str) -> dict | None:
+        from apache_beam.io.filesystems import FileSystems
+
+        if not FileSystems.exists(path):
+            return None
+        with FileSystems.open(path) as handle:
+            try:
+                return json.loads(handle.read())
+            except json.JSONDecodeError:
+                return None
+
+    def _write_atomically(self, path: str, data: bytes) -> None:
+        from apache_beam.io.filesystems import FileSystems
+
+        temp = f"{path}{self.TEMP_MARK}{uuid.uuid4().hex}"
+        if "://" not in path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with FileSystems.create(temp) as handle:
+                handle.write(data)
+            FileSystems.rename([temp], [path])  # replaces: os.rename locally, copy+delete on object stores
+        finally:
+            if FileSystems.exists(temp):
+                FileSystems.delete([temp])

@@ -63,3 +63,21 @@ def write_demo_segments(folder: Path, seed: int = 0) -> list[Path]:
         path.write_text("\n".join(header + rows) + "\n")
         paths.append(path)
     return paths
+
+
+def write_demo_source(candidate_files: list[Path], folder: Path, per_split: int) -> None:
+    """A local clip source for the first `per_split` candidates of each split, laid out as
+    VGGSound's `{ytid}_{start_s:06d}.mp4`. Each split's last clip is left out and the one before
+    it is too short, so the demo's clips table shows how failures are recorded."""
+    import pyarrow.parquet as pq
+
+    from earwitness.demo.clips import make_clip, tone_for
+
+    for path in candidate_files:
+        rows = pq.read_table(path).slice(0, per_split).to_pylist()
+        for i, row in enumerate(rows):
+            if i == len(rows) - 1:
+                continue
+            seconds = 6.0 if i == len(rows) - 2 else 11.0
+            name = f"{row['ytid']}_{row['start_ms'] // 1000:06d}.mp4"
+            make_clip(folder / name, seconds, frequency=tone_for(row["class_name"]))

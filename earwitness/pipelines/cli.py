@@ -12,11 +12,13 @@ import typer
 
 from earwitness import demo
 from earwitness.errors import EarwitnessError
+from earwitness.pipelines.acquire import AcquireResult, run_acquire
 from earwitness.pipelines.config import Config, dump_config, load_config
 from earwitness.pipelines.prune import FUNNEL_STEPS, PruneResult, run_prune
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
+DEMO_CLIPS_PER_SPLIT = 12
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="a build configuration (YAML)")]
 SetOption = Annotated[
     list[str] | None, typer.Option("--set", help="override one setting: section.key=value (repeatable)")
@@ -47,6 +49,25 @@ def prune(
     _report(run_prune(settings.prune, out or Path(settings.out) / "prune"))
 
 
+@app.command()
+def acquire(
+    candidates: Annotated[list[str], typer.Argument(help="prune's candidates/<split>.parquet files")],
+    source: Annotated[str | None, typer.Option(help="youtube, a URL template, or a folder")] = None,
+    out: Annotated[Path | None, typer.Option(help="where to write (default: <config out>/acquire)")] = None,
+    config: ConfigOption = None,
+    workers: Annotated[int | None, typer.Option(help="worker processes (0: in-process)")] = None,
+    limit: Annotated[int | None, typer.Option(help="take only the first N candidates of each file")] = None,
+    set_: SetOption = None,
+) -> None:
+    """Candidates -> downloaded, normalised clips in the clip store, and clips.parquet."""
+    settings = _settings(config, set_)
+    if source is not None:
+        settings.acquire.source = source
+    if workers is not None:
+        settings.acquire.workers = workers
+    _report_acquire(run_acquire(settings, candidates, out or Path(settings.out) / "acquire", limit))
+
+
 @app.command(name="demo")
 def run_demo(
     out: Annotated[Path, typer.Option(help="the demo's run folder")] = Path("runs/demo"),
@@ -54,7 +75,12 @@ def run_demo(
 ) -> None:
     """Every stage built so far, offline, on the embedded demo ontology and generated inputs."""
     settings = _demo_config(out, seed)
-    _report(run_prune(settings.prune, out / "prune"))
+    pruned = run_prune(settings.prune, out / "prune")
+    _report(pruned)
+    candidates = sorted((out / "prune" / "candidates").glob("*.parquet"))
+    demo.write_demo_source(candidates, out / "source", DEMO_CLIPS_PER_SPLIT)
+    settings.acquire.source = str(out / "source")
+    _report_acquire(run_acquire(settings, [str(p) for p in candidates], out / "acquire", DEMO_CLIPS_PER_SPLIT))
     typer.echo(f"\ndemo done: {out.resolve()}")
 
 
@@ -87,6 +113,13 @@ def _report(result: PruneResult) -> None:
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(f"wrote {result.out}")
+
+
+def _report_acquire(result: AcquireResult) -> None:
+    typer.echo(f"clips: {result.count('ok'):,} ok, {result.count('failed'):,} failed")
+    for name, value in result.counters.items():
+        typer.echo(f"  {name:<28}{value:>10,}")
+    typer.echo(f"wrote {result.out / 'clips.parquet'}")
 
 
 def run() -> None:

@@ -6,7 +6,7 @@ Precedence: the defaults here < the YAML file < `--set section.key=value` < a st
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -44,12 +44,43 @@ class MediaConfig(Section):
     ffmpeg: str = Field("bundled", description="'bundled' (imageio-ffmpeg's binary), 'system', or a path")
 
 
+class AcquireConfig(Section):
+    source: str = Field("youtube", description="youtube, a URL template ({ytid} {start_s} ...), or a folder")
+    source_holds: Literal["video", "segment"] | None = Field(
+        None,
+        description="what the source serves: the whole video (cut [start, end]) or the segment itself; "
+        "default: video for youtube, segment otherwise",
+    )
+    store: str | None = Field(None, description="where clips are stored (any Beam path); default <out>/clips")
+    clip_seconds: float = Field(10.0, gt=0, description="every clip's exact length; shorter ones are rejected")
+    fps: float | None = Field(None, gt=0, description="frame rate; None keeps the source's")
+    square: int | None = Field(None, gt=0, description="centre crop to N x N (504 for training); None keeps the frame")
+    sample_rate: int = Field(44100, gt=0)
+    channels: int = Field(2, ge=1, le=8)
+    crf: int = Field(23, ge=0, le=51)
+    preset: str = Field("veryfast", description="libx264 preset")
+    format: str = Field("bv*[height<=720]+ba/b[height<=720]/b", description="yt-dlp format selection")
+    max_attempts: int = Field(4, ge=1, description="tries per clip in one run for transient failures")
+    backoff_s: float = Field(2.0, ge=0, description="first wait before a retry; doubles each time")
+    backoff_max_s: float = Field(120.0, ge=0)
+    retry_permanent: bool = Field(False, description="retry clips that failed permanently in earlier runs")
+    timeout_s: float = Field(60.0, gt=0, description="network timeout per request")
+    rate_limit: str | None = Field(None, description="download bandwidth per worker, e.g. 2M")
+    min_interval_s: float = Field(0.0, ge=0, description="least time between two downloads of one worker")
+    cookies: str | None = Field(None, description="path to a cookies.txt for YouTube (never its content)")
+    proxy: str | None = Field(None, description="proxy URL; give credentials with EARWITNESS_PROXY instead")
+    workers: int = Field(0, ge=0, description="0 runs in-process; N runs N worker processes")
+    runner: str = Field("FnApiRunner", description="a Beam runner; FnApiRunner never downloads anything")
+    beam_options: list[str] = Field(default_factory=list, description="extra Beam pipeline flags")
+
+
 class Config(Section):
     version: int = Field(1, description="the configuration format's version")
     name: str = Field("earwitness", description="the build's name, used in reports")
     out: str = Field("runs/earwitness", description="the run folder every stage writes below")
     media: MediaConfig = Field(default_factory=MediaConfig)
     prune: PruneConfig = Field(default_factory=PruneConfig)
+    acquire: AcquireConfig = Field(default_factory=AcquireConfig)
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:

@@ -1,6 +1,6 @@
 """Versioned Arrow schemas of every table the pipeline writes, and the only way to write or read them."""
 
 from earwitness.schemas.registry import TableSchema, read_table, write_table
-from earwitness.schemas.tables import CANDIDATES, NODES, REJECTS
+from earwitness.schemas.tables import CANDIDATES, CLIPS, NODES, REJECTS
 
-__all__ = ["CANDIDATES", "NODES", "REJECTS", "TableSchema", "read_table", "write_table"]
+__all__ = ["CANDIDATES", "CLIPS", "NODES", "REJECTS", "TableSchema", "read_table", "write_table"]

@@ -48,3 +48,32 @@ REJECTS = TableSchema(
         ]
     ),
 )
+
+CLIPS = TableSchema(
+    "clips",
+    1,
+    pa.schema(
+        [
+            pa.field("key", pa.string(), nullable=False),  # {ytid}_{start_ms}
+            pa.field("split", pa.string(), nullable=False),
+            pa.field("ytid", pa.string(), nullable=False),
+            pa.field("start_ms", pa.int64(), nullable=False),
+            pa.field("end_ms", pa.int64(), nullable=False),
+            pa.field("class_id", pa.string(), nullable=False),
+            pa.field("class_name", pa.string(), nullable=False),
+            pa.field("status", pa.string(), nullable=False),  # ok | failed
+            pa.field("reason", pa.string()),  # "<code>: <detail>" for failures
+            pa.field("retryable", pa.bool_()),  # a failure a later run retries
+            pa.field("attempts", pa.int32(), nullable=False),
+            pa.field("bytes", pa.int64()),
+            pa.field("sha256", pa.string()),
+            pa.field("duration_s", pa.float64()),
+            pa.field("width", pa.int32()),
+            pa.field("height", pa.int32()),
+            pa.field("fps", pa.float64()),
+            pa.field("sample_rate", pa.int32()),
+            pa.field("channels", pa.int32()),
+            pa.field("path", pa.string()),
+        ]
+    ),
+)
