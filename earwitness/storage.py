@@ -154,11 +154,9 @@ class ClipStore:
         record = self._read_json(self.path(key, ".json"))
         if record is None:
             return None
-        try:
-            size = FileSystems.metadata(self.path(key)).size_in_bytes
-        except Exception:  # missing file: the record is stale
-            return None
-        return record if size == record.get("bytes") else None
+        (found,) = FileSystems.match([self.path(key)])
+        sizes = [m.size_in_bytes for m in found.metadata_list]
+        return record if sizes == [record.get("bytes")] else None  # a missing or different file: stale
 
     def put(self, key: str, local: Path, record: dict) -> str:
         target = self.path(key)

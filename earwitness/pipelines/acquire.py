@@ -233,6 +233,7 @@ def pipeline_options(settings: AcquireConfig) -> PipelineOptions:
     flags = [f"--runner={settings.runner}"]
     if settings.workers:
         flags += ["--direct_running_mode=multi_processing", f"--direct_num_workers={settings.workers}"]
+        flags += ["--default_sdk_harness_log_level=WARNING"]
     return PipelineOptions(flags + settings.beam_options)
 
 

@@ -30,6 +30,9 @@ def main(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="only warnings and errors")] = False,
 ) -> None:
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("apache_beam").setLevel(logging.ERROR)  # its workers' chatter; failures reach the table
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(lambda record: not record.getMessage().startswith("apitools not found"))
 
 
 @app.command()

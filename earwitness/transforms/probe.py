@@ -59,7 +59,8 @@ def probe(path: str | Path, decode_check: bool = False) -> MediaInfo:
                     container.seek(0)
                     next(container.decode(stream), None)
     except (av.error.FFmpegError, StopIteration, ValueError, OSError) as exc:
-        raise Undecodable(f"{Path(path).name}: cannot decode ({exc})") from None
+        detail = getattr(exc, "strerror", None) or type(exc).__name__  # not the message: it names local paths
+        raise Undecodable(f"{Path(path).name}: cannot decode ({detail})") from None
     return info
 
 

@@ -152,14 +152,12 @@ class YtDlpSource:
 # What YouTube and HTTP servers answer, and what it means for a retry.
 _CLASSES = [
     (r"HTTP Error 429|Too Many Requests", "rate_limited", True),
-    (r"Sign in to confirm you.re not a bot|confirm your age", "bot_check", True),
+    (r"Sign in to confirm you.re not a bot", "bot_check", True),
+    (r"confirm your age|age-restricted", "age_restricted", False),  # needs cookies; then retry_permanent
     (r"HTTP Error 5\d\d", "server_error", True),
     (r"timed out|Read timed out|TimeoutError", "timeout", True),
-    (
-        r"ContentTooShort|Did not get any data|IncompleteRead|Connection (reset|refused|aborted)|urlopen error",
-        "broken_transfer",
-        True,
-    ),
+    (r"ContentTooShort|bytes read, \d+ more expected|Did not get any data|IncompleteRead", "broken_transfer", True),
+    (r"Connection (reset|refused|aborted)|urlopen error", "broken_transfer", True),
     (r"Private video", "private", False),
     (r"removed|terminated|copyright", "removed", False),
     (r"HTTP Error 40[34]|Video unavailable|not available|Unsupported URL|does not exist", "unavailable", False),
