@@ -60,7 +60,7 @@ def plain_copy(url: str, rows: list[dict], target: Path) -> float:
 def timed_acquire(url: str, candidates: str, out: Path, workers: int) -> tuple[float, int]:
     settings = Config()
     settings.acquire.source = url + TEMPLATE
-    settings.acquire.workers = workers
+    settings.beam.workers = workers
     start = time.perf_counter()
     result = run_acquire(settings, [candidates], out, show_progress=False)
     return time.perf_counter() - start, result.count("ok")

@@ -134,7 +134,8 @@ def test_a_section_is_cut_from_a_whole_video_at_the_right_sample(tmp_path, media
 def test_every_failure_ends_as_a_row_with_its_reason(tmp_path, media, workers):
     ytids = [ytid for ytid, _ in GENERATED.values()] + ["abc/../defg", "..abcdefghi"]
     with serve(media) as server:
-        settings = config(server.url + TEMPLATE, workers=workers)
+        settings = config(server.url + TEMPLATE)
+        settings.beam.workers = workers
         result = run_acquire(settings, [write_candidates(tmp_path, [candidate(y) for y in ytids])], tmp_path / "out")
         hits = dict(server.hits)
     rows = {row["ytid"]: row for row in result.clips.to_pylist()}

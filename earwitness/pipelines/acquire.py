@@ -30,11 +30,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from earwitness.errors import EarwitnessError
 from earwitness.ontology.segments import split_name
 from earwitness.pipelines.config import AcquireConfig, Config
+from earwitness.pipelines.runners import describe, pipeline_options
 from earwitness.schemas import CANDIDATES, CLIPS, read_table, write_table
 from earwitness.storage import ClipStore
 from earwitness.transforms.normalise import ClipSpec, normalise
@@ -205,9 +205,9 @@ def run_acquire(
     store.sweep_temporaries()
     rows_prefix = out / ".work" / "rows" / "part"
     job = _job(config, store.root, scratch, progress)
-    log.info(f"acquire: {len(candidates):,} candidates -> {store.root} ({_runner_name(settings)})")
+    log.info(f"acquire: {len(candidates):,} candidates -> {store.root} ({describe(config.beam)})")
 
-    pipeline = beam.Pipeline(options=pipeline_options(settings))
+    pipeline = beam.Pipeline(options=pipeline_options(config.beam))
     _ = (
         pipeline
         | "Candidates" >> beam.Create(candidates, reshuffle=False)
@@ -227,14 +227,6 @@ def run_acquire(
     outcome = AcquireResult(out, clips, counters)
     _write_summary(out / "acquire.json", outcome, settings, candidate_files)
     return outcome
-
-
-def pipeline_options(settings: AcquireConfig) -> PipelineOptions:
-    flags = [f"--runner={settings.runner}"]
-    if settings.workers:
-        flags += ["--direct_running_mode=multi_processing", f"--direct_num_workers={settings.workers}"]
-        flags += ["--default_sdk_harness_log_level=WARNING"]
-    return PipelineOptions(flags + settings.beam_options)
 
 
 def _job(config: Config, store: str, scratch: Path, progress: Path) -> AcquireJob:
@@ -269,7 +261,7 @@ def _job(config: Config, store: str, scratch: Path, progress: Path) -> AcquireJo
         backoff_max_s=s.backoff_max_s,
         retry_permanent=s.retry_permanent,
         min_interval_s=s.min_interval_s,
-        progress=str(progress) if s.runner in ("FnApiRunner", "DirectRunner") else None,
+        progress=str(progress) if config.beam.local else None,
     )
 
 
@@ -324,14 +316,6 @@ def _write_summary(path: Path, result: AcquireResult, settings: AcquireConfig, i
         "config": shown,
     }
     path.write_text(json.dumps(summary, indent=2) + "\n")
-
-
-def _runner_name(settings: AcquireConfig) -> str:
-    return (
-        f"{settings.runner}, {settings.workers} worker processes"
-        if settings.workers
-        else f"{settings.runner}, in-process"
-    )
 
 
 def _reset(folder: Path, recreate: bool = True) -> None:

@@ -67,7 +67,7 @@ def acquire(
     if source is not None:
         settings.acquire.source = source
     if workers is not None:
-        settings.acquire.workers = workers
+        settings.beam.workers = workers
     _report_acquire(run_acquire(settings, candidates, out or Path(settings.out) / "acquire", limit))
 
 

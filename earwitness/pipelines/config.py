@@ -69,9 +69,16 @@ class AcquireConfig(Section):
     min_interval_s: float = Field(0.0, ge=0, description="least time between two downloads of one worker")
     cookies: str | None = Field(None, description="path to a cookies.txt for YouTube (never its content)")
     proxy: str | None = Field(None, description="proxy URL; give credentials with EARWITNESS_PROXY instead")
-    workers: int = Field(0, ge=0, description="0 runs in-process; N runs N worker processes")
+
+
+class BeamConfig(Section):
     runner: str = Field("FnApiRunner", description="a Beam runner; FnApiRunner never downloads anything")
-    beam_options: list[str] = Field(default_factory=list, description="extra Beam pipeline flags")
+    workers: int = Field(0, ge=0, description="0 runs in-process; N runs N local worker processes")
+    options: list[str] = Field(default_factory=list, description="extra Beam pipeline flags for the runner")
+
+    @property
+    def local(self) -> bool:
+        return self.runner in ("FnApiRunner", "DirectRunner")
 
 
 class Config(Section):
@@ -79,6 +86,7 @@ class Config(Section):
     name: str = Field("earwitness", description="the build's name, used in reports")
     out: str = Field("runs/earwitness", description="the run folder every stage writes below")
     media: MediaConfig = Field(default_factory=MediaConfig)
+    beam: BeamConfig = Field(default_factory=BeamConfig)
     prune: PruneConfig = Field(default_factory=PruneConfig)
     acquire: AcquireConfig = Field(default_factory=AcquireConfig)
 

@@ -77,3 +77,63 @@ CLIPS = TableSchema(
         ]
     ),
 )
+
+# The release's manifests: one row per sample in a shard, per question, per preference pair.
+SAMPLES = TableSchema(
+    "samples",
+    1,
+    pa.schema(
+        [
+            pa.field("key", pa.string(), nullable=False),  # the WebDataset sample key: no dots
+            pa.field("clip_key", pa.string(), nullable=False),
+            pa.field("split", pa.string(), nullable=False),
+            pa.field("variant", pa.string(), nullable=False),  # the intervention
+            pa.field("shard", pa.string(), nullable=False),  # relative to the release
+            pa.field("offset", pa.int64(), nullable=False),  # of the mp4 member's data in the tar
+            pa.field("size", pa.int64(), nullable=False),
+            pa.field("sha256", pa.string(), nullable=False),  # of the mp4
+            pa.field("visual_class", pa.string()),  # null: the picture shows nothing (black frames)
+            pa.field("audio_class", pa.string()),  # null: there is no sound (mute, no audio)
+            pa.field("params", pa.string(), nullable=False),  # JSON: how the variant was made
+            pa.field("ytid", pa.string(), nullable=False),
+            pa.field("start_ms", pa.int64(), nullable=False),
+            pa.field("end_ms", pa.int64(), nullable=False),
+            pa.field("class_id", pa.string(), nullable=False),  # the clip's own class
+        ]
+    ),
+)
+
+QA = TableSchema(
+    "qa",
+    1,
+    pa.schema(
+        [
+            pa.field("qid", pa.string(), nullable=False),
+            pa.field("key", pa.string(), nullable=False),  # the sample asked about
+            pa.field("split", pa.string(), nullable=False),
+            pa.field("variant", pa.string(), nullable=False),
+            pa.field("kind", pa.string(), nullable=False),  # class, class_caption, class_long, probe, sync, match
+            pa.field("modality", pa.string(), nullable=False),  # visual | audio | both
+            pa.field("question", pa.string(), nullable=False),
+            pa.field("options", pa.list_(pa.string()), nullable=False),
+            pa.field("answer", pa.string(), nullable=False),
+        ]
+    ),
+)
+
+PREFERENCES = TableSchema(
+    "preferences",
+    1,
+    pa.schema(
+        [
+            pa.field("pid", pa.string(), nullable=False),
+            pa.field("split", pa.string(), nullable=False),
+            pa.field("kind", pa.string(), nullable=False),  # audio_attribution | audio_sensitivity | <intervention>
+            pa.field("prompt", pa.string(), nullable=False),
+            pa.field("chosen_key", pa.string(), nullable=False),  # the sample shown with the chosen answer
+            pa.field("chosen", pa.string(), nullable=False),
+            pa.field("rejected_key", pa.string(), nullable=False),
+            pa.field("rejected", pa.string(), nullable=False),
+        ]
+    ),
+)
