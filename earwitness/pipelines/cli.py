@@ -13,6 +13,7 @@ import typer
 from earwitness import demo
 from earwitness.errors import EarwitnessError
 from earwitness.pipelines.acquire import AcquireResult, run_acquire
+from earwitness.pipelines.build import BuildResult, run_build
 from earwitness.pipelines.config import Config, dump_config, load_config
 from earwitness.pipelines.prune import FUNNEL_STEPS, PruneResult, run_prune
 
@@ -71,6 +72,21 @@ def acquire(
     _report_acquire(run_acquire(settings, candidates, out or Path(settings.out) / "acquire", limit))
 
 
+@app.command()
+def build(
+    clips: Annotated[Path, typer.Argument(help="acquire's output folder (holding clips.parquet)")],
+    out: Annotated[Path | None, typer.Option(help="the release folder (default: <config out>/release)")] = None,
+    config: ConfigOption = None,
+    workers: Annotated[int | None, typer.Option(help="worker processes (0: in-process)")] = None,
+    set_: SetOption = None,
+) -> None:
+    """Accepted clips -> variants, questions and preference pairs -> a versioned release."""
+    settings = _settings(config, set_)
+    if workers is not None:
+        settings.beam.workers = workers
+    _report_build(run_build(settings, clips, out or Path(settings.out) / "release"))
+
+
 @app.command(name="demo")
 def run_demo(
     out: Annotated[Path, typer.Option(help="the demo's run folder")] = Path("runs/demo"),
@@ -84,6 +100,7 @@ def run_demo(
     demo.write_demo_source(candidates, out / "source", DEMO_CLIPS_PER_SPLIT)
     settings.acquire.source = str(out / "source")
     _report_acquire(run_acquire(settings, [str(p) for p in candidates], out / "acquire", DEMO_CLIPS_PER_SPLIT))
+    _report_build(run_build(settings, out / "acquire", out / "release"))
     typer.echo(f"\ndemo done: {out.resolve()}")
 
 
@@ -103,6 +120,9 @@ def _demo_config(out: Path, seed: int) -> Config:
     settings.prune.ontology, settings.prune.policy = demo.ONTOLOGY, demo.POLICY
     settings.prune.segments = [str(p) for p in segments]
     settings.prune.max_malformed_fraction = 0.05  # the demo carries one malformed row per split on purpose
+    settings.build.ambient_classes = ["/demo/train", "/demo/vacuum", "/demo/blender"]
+    settings.build.options = {"swap": {"donors": {"eval": 1, "*": 2}}}
+    settings.build.shard_samples = 8
     return settings
 
 
@@ -123,6 +143,15 @@ def _report_acquire(result: AcquireResult) -> None:
     for name, value in result.counters.items():
         typer.echo(f"  {name:<28}{value:>10,}")
     typer.echo(f"wrote {result.out / 'clips.parquet'}")
+
+
+def _report_build(result: BuildResult) -> None:
+    for step, n in result.funnel.items():
+        typer.echo(f"  {step:<28}{n:>10,}")
+    typer.echo(f"{len(result.qa):,} questions, {len(result.preferences):,} preference pairs")
+    for failure in result.failed:
+        typer.echo(f"warning: {failure['key']}: {failure['reason']}", err=True)
+    typer.echo(f"wrote {result.out} (open {result.out / 'report.html'})")
 
 
 def run() -> None:

@@ -81,6 +81,31 @@ class BeamConfig(Section):
         return self.runner in ("FnApiRunner", "DirectRunner")
 
 
+class BuildConfig(Section):
+    version: str = Field("0.1.0", description="the release's semantic version")
+    seed: int = Field(0, description="every random choice derives from it and the sample key")
+    interventions: list[str] = Field(
+        default_factory=lambda: ["aligned", "swap", "shift", "mute", "no_audio", "black_frames", "ambient"],
+        description="registered interventions to apply (entry point group earwitness.interventions)",
+    )
+    options: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: {"swap": {"donors": {"eval": 1, "*": 10}}, "shift": {"low_s": 1.8, "high_s": 2.5}},
+        description="constructor options per intervention",
+    )
+    ambient_classes: list[str] = Field(
+        default_factory=lambda: ["/m/015p6", "/m/06mb1", "/m/0ngt1", "/m/0_ksk"],
+        description="class ids whose clips make the ambient pool (Bird, Rain, Thunder, Power tool)",
+    )
+    split_priority: list[str] = Field(
+        default_factory=lambda: ["eval", "balanced_train", "unbalanced_train"],
+        description="a video in several splits is kept in the first of these only",
+    )
+    shard_samples: int = Field(200, ge=1, description="samples per WebDataset shard")
+    long_context_words: int = Field(300, ge=0, description="words of irrelevant context in class_long questions")
+    report_samples: int = Field(2, ge=0, description="samples per variant shown in report.html")
+    license: str = Field("cc-by-4.0", description="the dataset card's license (AudioSet's labels are CC BY 4.0)")
+
+
 class Config(Section):
     version: int = Field(1, description="the configuration format's version")
     name: str = Field("earwitness", description="the build's name, used in reports")
@@ -89,6 +114,7 @@ class Config(Section):
     beam: BeamConfig = Field(default_factory=BeamConfig)
     prune: PruneConfig = Field(default_factory=PruneConfig)
     acquire: AcquireConfig = Field(default_factory=AcquireConfig)
+    build: BuildConfig = Field(default_factory=BuildConfig)
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:

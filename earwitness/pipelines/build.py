@@ -1,0 +1,277 @@
+"""build (Beam): accepted clips -> variants -> WebDataset shards, Parquet manifests and a release.
+
+The driver plans every variant (deterministic from the seed and the clip key, donors from the
+clip's own split) and groups them into shards; the pipeline renders and writes the shards:
+
+    Create(shard plans) | Reshuffle | ParDo(WriteShard) -> sample rows | failed variants
+
+then the driver writes the manifests, questions, preference pairs and the release's files.
+A shard already written (its record in RELEASE/.build matches the tar) is not made again, so a
+build resumes like acquire. Variants that fail to render are recorded, never put in a shard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.metrics import Metrics
+
+from earwitness.errors import EarwitnessError
+from earwitness.pipelines.config import BuildConfig, Config
+from earwitness.pipelines.runners import describe, pipeline_options
+from earwitness.schemas import CLIPS, PREFERENCES, QA, SAMPLES, read_table, write_table
+from earwitness.transforms.interventions import Clip, Intervention, Pools, Variant, load, seeded
+from earwitness.transforms.media import Media
+from earwitness.transforms.preferences import preference_pairs
+from earwitness.transforms.questions import QuestionSet
+
+log = logging.getLogger(__name__)
+NAMESPACE = "build"
+WORK = ".build"
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    path: str  # relative to the release: <split>/<variant>/<split>-<variant>-00000.tar
+    variants: tuple[Variant, ...]
+
+
+class WriteShard(beam.DoFn):
+    """Render a shard's variants and write them as one tar; emit a manifest row per sample."""
+
+    def __init__(self, release: str, media: Media, interventions: list[str], options: dict):
+        self.release, self.media, self.interventions, self.options = release, media, interventions, options
+
+    def setup(self) -> None:
+        self.registry: dict[str, Intervention] = {i.name: i for i in load(self.interventions, **self.options)}
+
+    def process(self, plan: ShardPlan) -> Iterator:
+        target = Path(self.release) / plan.path
+        record = Path(self.release) / WORK / "shards" / (plan.path + ".json")
+        if target.exists() and record.exists():
+            done = json.loads(record.read_text())
+            if done["bytes"] == target.stat().st_size:
+                Metrics.counter(NAMESPACE, "shards_skipped").inc()
+                yield from done["rows"]
+                return
+        rows, failed = write_shard(plan, target, self.registry, self.media)
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps({"bytes": target.stat().st_size, "rows": rows}))
+        Metrics.counter(NAMESPACE, "samples").inc(len(rows))
+        for failure in failed:
+            Metrics.counter(NAMESPACE, "variants_failed").inc()
+            yield beam.pvalue.TaggedOutput("failed", json.dumps(failure))
+        yield from rows
+
+
+def write_shard(plan: ShardPlan, target: Path, registry: dict[str, Intervention], media: Media) -> tuple[list, list]:
+    """A deterministic tar: members in key order, no timestamps or owners; atomically renamed."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    rows, failed = [], []
+    with tempfile.TemporaryDirectory(prefix="shard.", dir=target.parent) as scratch:
+        temp = Path(scratch) / "shard.tar"
+        with tarfile.open(temp, "w", format=tarfile.GNU_FORMAT) as tar:
+            for variant in sorted(plan.variants, key=lambda v: v.key):
+                mp4 = Path(scratch) / f"{variant.key}.mp4"
+                try:
+                    registry[variant.intervention].render(variant, mp4, media)
+                except (EarwitnessError, OSError) as exc:
+                    failed.append({"key": variant.key, "variant": variant.intervention, "reason": str(exc)[:300]})
+                    continue
+                data = mp4.read_bytes()
+                offset = _add(tar, f"{variant.key}.mp4", data)
+                _add(tar, f"{variant.key}.json", json.dumps(sample_json(variant), sort_keys=True).encode())
+                rows.append(manifest_row(variant, plan.path, offset, data))
+                mp4.unlink()
+        os.replace(temp, target)
+    return rows, failed
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> int:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode, info.uid, info.gid, info.uname, info.gname = len(data), 0, 0o644, 0, 0, "", ""
+    tar.addfile(info, io.BytesIO(data))
+    return tar.offset - -(-len(data) // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE  # the data ends the member
+
+
+def sample_json(variant: Variant) -> dict:
+    clip = variant.clip
+    return {
+        "key": variant.key,
+        "clip_key": clip.key,
+        "split": clip.split,
+        "variant": variant.intervention,
+        "visual_class": variant.visual_class,
+        "audio_class": variant.audio_class,
+        "class_id": clip.class_id,
+        "class_name": clip.class_name,
+        "params": variant.params,
+        "source": {"ytid": clip.key.rsplit("_", 1)[0], "start_ms": int(clip.key.rsplit("_", 1)[1])},
+    }
+
+
+def manifest_row(variant: Variant, shard: str, offset: int, data: bytes) -> dict:
+    ytid, start = variant.clip.key.rsplit("_", 1)
+    return {
+        "key": variant.key,
+        "clip_key": variant.clip.key,
+        "split": variant.clip.split,
+        "variant": variant.intervention,
+        "shard": shard,
+        "offset": offset,
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "visual_class": variant.visual_class,
+        "audio_class": variant.audio_class,
+        "params": json.dumps(variant.params, sort_keys=True),
+        "ytid": ytid,
+        "start_ms": int(start),
+        "end_ms": int(start) + round(variant.clip.seconds * 1000),
+        "class_id": variant.clip.class_id,
+    }
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    samples: pa.Table
+    qa: pa.Table
+    preferences: pa.Table
+    funnel: dict[str, int] = field(default_factory=dict)
+    failed: list[dict] = field(default_factory=list)
+
+
+def run_build(config: Config, clips_dir: str | Path, out: str | Path) -> BuildResult:
+    from earwitness.pipelines.release import write_release
+
+    settings, out = config.build, Path(out)
+    clips, funnel = accepted_clips(Path(clips_dir), settings)
+    variants = plan_variants(clips, settings)
+    funnel["variants_planned"] = sum(len(v) for v in variants.values())
+    shards = plan_shards([v for vs in variants.values() for v in vs], settings.shard_samples)
+    log.info(
+        f"build: {len(clips):,} clips, {funnel['variants_planned']:,} variants, {len(shards):,} shards ({describe(config.beam)})"
+    )
+
+    media = Media(cache=str(out / WORK / "cache"), ffmpeg=config.media.ffmpeg)
+    rows_prefix, failed_prefix = out / WORK / "rows" / "samples", out / WORK / "rows" / "failed"
+    shutil.rmtree(out / WORK / "rows", ignore_errors=True)
+    pipeline = beam.Pipeline(options=pipeline_options(config.beam))
+    written = (
+        pipeline
+        | "Shard plans" >> beam.Create(shards, reshuffle=False)
+        | "Spread over workers" >> beam.Reshuffle()
+        | "Render and write shards"
+        >> beam.ParDo(WriteShard(str(out), media, settings.interventions, settings.options)).with_outputs(
+            "failed", main="samples"
+        )
+    )
+    _ = written.samples | "Manifest rows" >> beam.io.WriteToParquet(
+        str(rows_prefix), SAMPLES.schema, file_name_suffix=".parquet"
+    )
+    _ = written.failed | "Failures" >> beam.io.WriteToText(str(failed_prefix), file_name_suffix=".jsonl")
+    pipeline.run().wait_until_finish()
+
+    samples = _merge(rows_prefix.parent, "samples-*.parquet")
+    failed = [
+        json.loads(line)
+        for p in sorted(rows_prefix.parent.glob("failed-*.jsonl"))
+        for line in p.read_text().splitlines()
+    ]
+    present = set(samples["key"].to_pylist())
+    questions = QuestionSet(tuple(sorted({c.class_name for c in clips})), settings.seed, settings.long_context_words)
+    qa = [row for vs in variants.values() for v in vs if v.key in present for row in questions.for_variant(v)]
+    pairs = [
+        row for vs in variants.values() for row in preference_pairs([v for v in vs if v.key in present], questions)
+    ]
+    funnel |= {"samples": len(samples), "variants_failed": len(failed)}
+    result = BuildResult(out, samples, _table(qa, QA, "qid"), _table(pairs, PREFERENCES, "pid"), funnel, failed)
+    write_table(result.samples, out / "manifests" / "samples.parquet", SAMPLES)
+    write_table(result.qa, out / "manifests" / "qa.parquet", QA)
+    write_table(result.preferences, out / "manifests" / "preferences.parquet", PREFERENCES)
+    write_release(result, config, clips)
+    shutil.rmtree(out / WORK, ignore_errors=True)
+    return result
+
+
+def accepted_clips(clips_dir: Path, settings: BuildConfig) -> tuple[list[Clip], dict[str, int]]:
+    """Acquire's ok clips, each video in one split only (the first in split_priority)."""
+    table = read_table(clips_dir / "clips.parquet", CLIPS)
+    rows = [r for r in table.to_pylist() if r["status"] == "ok"]
+    rank = {s: i for i, s in enumerate(settings.split_priority)}
+    rows.sort(key=lambda r: (rank.get(r["split"], len(rank)), r["split"], r["key"]))
+    seen: dict[str, str] = {}
+    clips = []
+    for r in rows:
+        if seen.setdefault(r["ytid"], r["split"]) != r["split"]:
+            continue
+        clip = Clip(
+            r["key"],
+            r["split"],
+            r["class_id"],
+            r["class_name"],
+            r["path"],
+            round(r["duration_s"]),
+            r["width"],
+            r["height"],
+            r["fps"],
+            r["sample_rate"],
+            r["channels"],
+        )
+        clips.append(clip)
+    funnel = {"clips": len(table), "clips_ok": len(rows), "clips_in_one_split": len(clips)}
+    return sorted(clips, key=lambda c: (c.split, c.key)), funnel
+
+
+def plan_variants(clips: list[Clip], settings: BuildConfig) -> dict[str, list[Variant]]:
+    """Every clip's variants, keyed by clip; pools come from the clip's own split."""
+    interventions = load(settings.interventions, **settings.options)
+    pools = {}
+    for split in sorted({c.split for c in clips}):
+        in_split = [c for c in clips if c.split == split]
+        by_class: dict[str, list[Clip]] = {}
+        for c in in_split:
+            by_class.setdefault(c.class_id, []).append(c)
+        pools[split] = Pools(by_class, [c for c in in_split if c.class_id in settings.ambient_classes])
+    return {
+        clip.key: [
+            v for i in interventions for v in i.plan(clip, seeded(settings.seed, clip.key, i.name), pools[clip.split])
+        ]
+        for clip in clips
+    }
+
+
+def plan_shards(variants: list[Variant], per_shard: int) -> list[ShardPlan]:
+    groups: dict[tuple[str, str], list[Variant]] = {}
+    for v in sorted(variants, key=lambda v: v.key):
+        groups.setdefault((v.clip.split, v.intervention), []).append(v)
+    plans = []
+    for (split, name), members in sorted(groups.items()):
+        for i in range(0, len(members), per_shard):
+            path = f"{split}/{name}/{split}-{name}-{i // per_shard:05d}.tar"
+            plans.append(ShardPlan(path, tuple(members[i : i + per_shard])))
+    return plans
+
+
+def _merge(folder: Path, pattern: str) -> pa.Table:
+    tables = [pq.read_table(p, schema=SAMPLES.schema) for p in sorted(folder.glob(pattern))]
+    merged = pa.concat_tables(tables) if tables else SAMPLES.schema.empty_table()
+    return merged.sort_by([("split", "ascending"), ("variant", "ascending"), ("key", "ascending")])
+
+
+def _table(rows: list[dict], schema, order: str) -> pa.Table:
+    table = pa.Table.from_pylist(rows, schema=schema.schema) if rows else schema.schema.empty_table()
+    return table.sort_by(order)
