@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 import zlib
@@ -65,6 +66,16 @@ class Input:
             raise EarwitnessError(f"{self.source}: the file is empty once decompressed")
 
 
+def redact(source: str) -> str:
+    """A URL fit for logs and reports: no user, password or query string (signed URLs carry keys)."""
+    parts = urllib.parse.urlsplit(source)
+    if not parts.scheme or parts.scheme == "file":
+        return source
+    host = parts.hostname or ""
+    netloc = ("***@" if parts.username or parts.password else "") + host + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "***" if parts.query else "", ""))
+
+
 def resolve(source: str) -> str:
     """`earwitness:demo/x.json` names a file shipped inside the package; anything else is as given."""
     if source.startswith(PACKAGE_PREFIX):
@@ -105,12 +116,12 @@ def _read_http(url: str) -> bytes:
             body = response.read()
             expected = response.headers.get("Content-Length")
     except urllib.error.HTTPError as exc:
-        raise EarwitnessError(f"{url}: the server answered HTTP {exc.code} {exc.reason}") from None
+        raise EarwitnessError(f"{redact(url)}: the server answered HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise EarwitnessError(f"{url}: cannot reach it ({reason})") from None
+        raise EarwitnessError(f"{redact(url)}: cannot reach it ({reason})") from None
     if expected is not None and int(expected) != len(body):
-        raise EarwitnessError(f"{url}: transfer truncated ({len(body)} of {expected} bytes)")
+        raise EarwitnessError(f"{redact(url)}: transfer truncated ({len(body)} of {expected} bytes)")
     return body
 
 
@@ -121,11 +132,11 @@ def _read_fsspec(url: str) -> bytes:
         with fsspec.open(url, "rb") as handle:
             return handle.read()
     except ImportError as exc:
-        raise EarwitnessError(f"{url}: no filesystem for this scheme is installed ({exc})") from None
+        raise EarwitnessError(f"{redact(url)}: no filesystem for this scheme is installed ({exc})") from None
     except FileNotFoundError:
-        raise EarwitnessError(f"{url}: no such file") from None
+        raise EarwitnessError(f"{redact(url)}: no such file") from None
     except ValueError as exc:
-        raise EarwitnessError(f"{url}: {exc}") from None
+        raise EarwitnessError(f"{redact(url)}: {exc}") from None
 
 
 class ClipStore:
@@ -200,9 +211,10 @@ class ClipStore:
             return None
         with FileSystems.open(path) as handle:
             try:
-                return json.loads(handle.read())
+                value = json.loads(handle.read())
             except json.JSONDecodeError:
                 return None
+        return value if isinstance(value, dict) else None
 
     def _write_atomically(self, path: str, data: bytes) -> None:
         from apache_beam.io.filesystems import FileSystems

@@ -13,6 +13,7 @@ import pytest
 from conftest import SHARED
 
 from earwitness.demo.clips import make_clip
+from earwitness.errors import EarwitnessError
 from earwitness.pipelines.acquire import run_acquire
 from earwitness.pipelines.config import Config
 from earwitness.schemas import CANDIDATES, CLIPS, read_table, write_table
@@ -245,3 +246,41 @@ def test_a_run_killed_midway_resumes_without_downloading_a_stored_clip_again(tmp
         assert requests_after[name] == requests_before[name], f"{key} was downloaded again"
     assert sorted(p.stem for p in (out / "clips").glob("*.mp4")) == sorted(f"{y}_0" for y in ytids)
     no_leftovers(out)
+
+
+def test_changed_clip_settings_make_the_clip_again(tmp_path, media):
+    candidates = [write_candidates(tmp_path, [candidate("GoodClip001")])]
+    with serve(media) as server:
+        run_acquire(config(server.url + TEMPLATE), candidates, tmp_path / "out")
+        again = run_acquire(config(server.url + TEMPLATE, square=64), candidates, tmp_path / "out")
+    (row,) = again.clips.to_pylist()
+    assert (row["width"], row["height"]) == (64, 64) and "skipped_stored" not in again.counters
+
+
+def test_a_wrong_ffmpeg_stops_the_run_before_any_clip_is_marked_failed(tmp_path, media):
+    settings = config("http://127.0.0.1:9" + TEMPLATE)
+    settings.media.ffmpeg = str(tmp_path / "no-such-ffmpeg")
+    with pytest.raises(EarwitnessError, match="not an executable file"):
+        run_acquire(settings, [write_candidates(tmp_path, [candidate("GoodClip001")])], tmp_path / "out")
+    assert not (tmp_path / "out" / "clips").exists()
+
+
+def test_a_broken_store_still_gives_every_candidate_a_row(tmp_path, media):
+    (tmp_path / "a-file").write_text("not a folder")
+    with serve(media) as server:
+        settings = config(server.url + TEMPLATE, store=str(tmp_path / "a-file"))
+        result = run_acquire(settings, [write_candidates(tmp_path, [candidate("GoodClip001")])], tmp_path / "out")
+    (row,) = result.clips.to_pylist()
+    assert row["status"] == "failed" and row["reason"].startswith("internal_error") and row["retryable"]
+
+
+def test_credentials_in_a_source_url_stay_out_of_the_summary(tmp_path, media, monkeypatch):
+    monkeypatch.setenv("EARWITNESS_PROXY", "http://user:hunter2@127.0.0.1:3128")
+    with serve(media) as server:
+        source = server.url.replace("http://", "http://bob:s3cret@") + TEMPLATE + "?token=abc"
+        run_acquire(config(source), [write_candidates(tmp_path, [candidate("NotThere001")])], tmp_path / "out")
+    everything = (tmp_path / "out" / "acquire.json").read_text() + str(
+        read_table(tmp_path / "out" / "clips.parquet", CLIPS).to_pylist()
+    )
+    assert "s3cret" not in everything and "hunter2" not in everything and "token=abc" not in everything
+    assert '"proxy": "(set)"' in everything

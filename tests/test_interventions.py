@@ -81,12 +81,16 @@ def test_swap_carries_the_donors_audio_under_the_clips_picture(clips, media, tmp
     assert video_packets(path) == video_packets(clips["dog"].path)  # the picture stream-copied
 
 
-def test_swap_takes_as_many_donors_as_the_split_asks_for(clips, media):
+def test_swap_takes_as_many_donors_as_the_split_asks_for(clips):
     (swap,) = load(["swap"], swap={"donors": {"eval": 1, "*": 10}})
+    others = {f"/c/{i}": [Clip(f"other{i:05d}_0", "eval", f"/c/{i}", f"Class {i}", "x.mp4")] for i in range(12)}
+    pool = Pools({**others, "/c/Dog": [clips["dog"]]})
     train = Clip(**{**clips["dog"].__dict__, "split": "balanced_train"})
-    assert len(swap.plan(clips["dog"], seeded(1, "k", "swap"), pools(clips))) == 1
-    assert len(swap.plan(train, seeded(1, "k", "swap"), pools(clips))) == 1  # only one other class to give
-    assert all(v.params["donor_class"] != "Dog" for v in swap.plan(train, seeded(1, "k", "swap"), pools(clips)))
+    assert len(swap.plan(clips["dog"], seeded(1, "k", "swap"), pool)) == 1
+    ten = swap.plan(train, seeded(1, "k", "swap"), pool)
+    assert len(ten) == 10 and len({v.params["donor"] for v in ten}) == 10  # ten different donors
+    assert all(v.params["donor_class"] != "Dog" for v in ten)
+    assert [v.key for v in ten] == [f"dogdogdog01_0_swap{i}" for i in range(10)]
 
 
 def test_shift_moves_the_samples_themselves_both_ways(clips, media, tmp_path):

@@ -123,3 +123,28 @@ def test_parse_block_reads_the_declared_count_from_a_header():
 )
 def test_the_split_is_named_from_the_file(name, split):
     assert split_name(name) == split
+
+
+TRICKY = [
+    'abcdefghijk, 0.000, 10.000, "/m/a, /m/b"',  # a space inside the label list
+    'abcdefghijk, 1e1, 20.000, "/m/a"',
+    'abcdefghijk, .5, 10.000, "/m/a"',
+    'abcdefghijk, -0.0, 10.000, "/m/a"',
+    'abcdefghijk, +1, 10.000, "/m/a"',
+    'abcdefghijk, 0.000, 10.000, " "',
+    '"abcdefghi10", 0.000, 10.000, "/m/a"',  # a quoted id
+    'abcdefghijk, 0.000, 10.000, "/m/a""x"',
+    'abcdefghijk, 0.000, 99999999999999999999, "/m/a"',  # would overflow milliseconds
+    'abcdefghijk, 1., 10.000, "/m/a"',
+]
+
+
+@pytest.mark.parametrize("row", TRICKY)
+def test_a_row_is_judged_the_same_whichever_parser_reads_it(row):
+    """The fast path must never accept what the careful one rejects, or read it differently:
+    otherwise whether a row survives would depend on its neighbours in the block."""
+    body = (GOOD[0] + "\n" + row + "\n").encode()
+    chosen = parse_block("x", body, 1)
+    careful = _parse_careful("x", body, 1)
+    assert chosen.segments.to_pylist() == careful[0].to_pylist()
+    assert chosen.rejects.to_pylist() == careful[1].to_pylist()

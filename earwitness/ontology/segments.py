@@ -9,6 +9,7 @@ over rows in Python.
 
 from __future__ import annotations
 
+import functools
 import queue
 import re
 import threading
@@ -25,13 +26,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from earwitness.errors import EarwitnessError
+from earwitness.ids import YTID_BYTES, YTID_LENGTH, YTID_PATTERN
 from earwitness.storage import Input
 
-YTID_PATTERN = r"^[A-Za-z0-9_-]{11}$"
-SECONDS_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
-YTID_LENGTH = 11
-YTID_BYTES = np.zeros(256, dtype=bool)
-YTID_BYTES[np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-", dtype=np.uint8)] = True
+SECONDS_PATTERN = r"^[0-9]+(\.[0-9]*)?$"
+SECONDS_MAX_CHARS = 15  # longer overflows milliseconds in int64; no video is that long anyway
+SECONDS_BYTES = np.zeros(256, dtype=bool)
+SECONDS_BYTES[np.frombuffer(b"0123456789.,", dtype=np.uint8)] = True
 DECLARED_PATTERN = re.compile(rb"num_segs=(\d+)")
 BLOCK_BYTES = 8 << 20
 FIELDS = ("ytid", "start", "end", "labels")
@@ -161,7 +162,9 @@ def _parse_fast(body: bytes, first_line: int) -> tuple[pa.Table, pa.Table, int] 
         return None
     ytid, start, end, labels = (table[f].combine_chunks() for f in FIELDS)
     ytid = _ytids_with_comma(ytid)
-    if ytid is None:
+    if ytid is None or not (_plain_seconds(start) and _plain_seconds(end)):
+        return None  # anything unusual is parsed, and judged, the careful way
+    if pc.any(pc.match_substring_regex(labels, r"[\s\"]")).as_py():
         return None
     try:
         start_ms, end_ms = _to_ms(pc.utf8_rtrim(start, ",")), _to_ms(pc.utf8_rtrim(end, ","))
@@ -200,6 +203,17 @@ def _ytids_with_comma(column: pa.StringArray) -> pa.StringArray | None:
     return pa.StringArray.from_buffers(len(column), pa.py_buffer(id_offsets), pa.py_buffer(ids))
 
 
+def _plain_seconds(column: pa.StringArray) -> bool:
+    """Every value is `<digits>[.<digits>],` within SECONDS_MAX_CHARS, checked on the raw bytes."""
+    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)[column.offset : column.offset + len(column) + 1]
+    lengths = np.diff(offsets)
+    if not ((lengths >= 2) & (lengths <= SECONDS_MAX_CHARS + 1)).all():
+        return False
+    chars = np.frombuffer(column.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    first = chars[offsets[:-1] - offsets[0]]
+    return bool(SECONDS_BYTES[chars].all() and ((first >= ord("0")) & (first <= ord("9"))).all())
+
+
 def _parse_careful(source: str, body: bytes, first_line: int) -> tuple[pa.Table, pa.Table, int]:
     text = pc.utf8_trim_whitespace(_split_lines(source, body, first_line)).cast(pa.string())
     is_data = pc.invert(pc.or_(pc.starts_with(text, "#"), pc.equal(pc.utf8_length(text), 0)))
@@ -209,13 +223,17 @@ def _parse_careful(source: str, body: bytes, first_line: int) -> tuple[pa.Table,
     rows.narrow(pc.equal(pc.list_value_length(parts), 4), "expected 4 fields: YTID, start, end, labels")
     parts = parts.filter(pc.equal(pc.list_value_length(parts), 4))
     column = (
-        [pc.utf8_trim_whitespace(pc.list_element(parts, i)) for i in range(4)]
+        [pc.utf8_trim(pc.utf8_trim_whitespace(pc.list_element(parts, i)), '"') for i in range(4)]
         if len(parts)
         else [pa.array([], pa.string())] * 4
     )
 
     rows.check(pc.match_substring_regex(column[0], YTID_PATTERN), "YTID is not an 11-character YouTube id")
-    numeric = pc.and_(*(pc.match_substring_regex(c, SECONDS_PATTERN) for c in column[1:3]))
+    numeric = functools.reduce(
+        pc.and_,
+        [pc.match_substring_regex(c, SECONDS_PATTERN) for c in column[1:3]]
+        + [pc.less_equal(pc.utf8_length(c), SECONDS_MAX_CHARS) for c in column[1:3]],
+    )
     rows.check(numeric, "start or end is not a number of seconds")
     start_ms, end_ms = (_to_ms(pc.if_else(numeric, c, "0")) for c in column[1:3])
     rows.check(pc.greater(end_ms, start_ms), "end is not after start")

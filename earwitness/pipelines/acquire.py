@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import apache_beam as beam
@@ -32,11 +32,13 @@ from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 
 from earwitness.errors import EarwitnessError
+from earwitness.ids import clip_key
 from earwitness.ontology.segments import split_name
 from earwitness.pipelines.config import AcquireConfig, Config
 from earwitness.pipelines.runners import describe, pipeline_options
 from earwitness.schemas import CANDIDATES, CLIPS, read_table, write_table
-from earwitness.storage import ClipStore
+from earwitness.storage import ClipStore, redact
+from earwitness.transforms.ffmpeg import ffmpeg_binary
 from earwitness.transforms.normalise import ClipSpec, normalise
 from earwitness.transforms.probe import Undecodable, probe
 from earwitness.transforms.sources import (
@@ -70,6 +72,12 @@ class AcquireJob:
     min_interval_s: float = 0.0
     progress: str | None = None  # a local folder where each finished clip drops a marker
 
+    @property
+    def spec_id(self) -> str:
+        """Stored clips made with other settings are not reused: the record carries this."""
+        settings = {k: v for k, v in asdict(self.spec).items() if k != "ffmpeg"}
+        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
 
 class AcquireClip(beam.DoFn):
     """One candidate in, one clips-table row out, whatever happens."""
@@ -89,19 +97,21 @@ class AcquireClip(beam.DoFn):
     def process(self, candidate: dict) -> Iterator[dict]:
         try:
             yield self._row(candidate)
+        except Exception as exc:  # the store itself failing: still a row, never a lost candidate
+            yield self._failed(_base(candidate), _internal(exc), attempts=0, record=False)
         finally:
             if self.job.progress:
                 Path(self.job.progress, uuid.uuid4().hex).touch()
 
     def _row(self, candidate: dict) -> dict:
         segment = Segment(candidate["ytid"], candidate["start_ms"], candidate["end_ms"])
-        row = {k: candidate[k] for k in ("split", "ytid", "start_ms", "end_ms", "class_id", "class_name")}
-        row["key"] = f"{segment.ytid}_{segment.start_ms}"
+        row = _base(candidate)
         try:
             check_ytid(segment)  # before the key is used in any path
         except AcquireFailure as failure:
             return self._failed(row, failure, attempts=0, record=False)
-        if stored := self.store.record(row["key"]):
+        stored = self.store.record(row["key"])
+        if stored and stored.get("spec") == self.job.spec_id:
             self.skipped.inc()
             return row | _clip_fields(stored) | {"status": "ok", "path": self.store.path(row["key"])}
         previous = self.store.failure(row["key"]) or {}
@@ -118,7 +128,8 @@ class AcquireClip(beam.DoFn):
             attempts += 1
             try:
                 stored = self._acquire(segment, row["key"], attempts)
-            except AcquireFailure as failure:
+            except Exception as exc:  # whatever happens, the candidate ends as a row
+                failure = exc if isinstance(exc, AcquireFailure) else _internal(exc)
                 if not failure.transient or attempt + 1 == self.job.max_attempts:
                     return self._failed(row, failure, attempts)
                 self.retries.inc()
@@ -156,12 +167,13 @@ class AcquireClip(beam.DoFn):
             clip = workdir / f"clip.{self.job.spec.container}"
             try:
                 info = normalise(fetched.path, clip, self.job.spec, fetched.offset_s)
-            except EarwitnessError as exc:
-                raise AcquireFailure("undecodable", str(exc)) from None
+            except EarwitnessError as exc:  # the source decoded, so this is ffmpeg, the disk or time
+                raise AcquireFailure("normalise_failed", str(exc), transient=True) from None
             record = info.as_dict() | {
                 "bytes": clip.stat().st_size,
                 "sha256": hashlib.sha256(clip.read_bytes()).hexdigest(),
                 "attempts": attempts,
+                "spec": self.job.spec_id,
             }
             self.store.put(key, clip, record)
             return record
@@ -173,6 +185,15 @@ class AcquireClip(beam.DoFn):
         if wait > 0:
             time.sleep(wait)
         self._last_download = time.monotonic()
+
+
+def _base(candidate: dict) -> dict:
+    row = {k: candidate[k] for k in ("split", "ytid", "start_ms", "end_ms", "class_id", "class_name")}
+    return row | {"key": clip_key(candidate["ytid"], candidate["start_ms"])}
+
+
+def _internal(exc: Exception) -> AcquireFailure:
+    return AcquireFailure("internal_error", f"{type(exc).__name__}: {exc}"[:300], transient=True)
 
 
 def _clip_fields(record: dict) -> dict:
@@ -197,6 +218,7 @@ def run_acquire(
 ) -> AcquireResult:
     settings = config.acquire
     out = Path(out)
+    ffmpeg_binary(config.media.ffmpeg)  # a wrong setting stops here, not as a failure per clip
     candidates = _load_candidates(candidate_files, limit)
     store = ClipStore(settings.store or str(out / "clips"))
     scratch, progress = out / ".work" / "scratch", out / ".work" / "progress"
@@ -205,7 +227,7 @@ def run_acquire(
     store.sweep_temporaries()
     rows_prefix = out / ".work" / "rows" / "part"
     job = _job(config, store.root, scratch, progress)
-    log.info(f"acquire: {len(candidates):,} candidates -> {store.root} ({describe(config.beam)})")
+    log.info(f"acquire: {len(candidates):,} candidates -> {redact(store.root)} ({describe(config.beam)})")
 
     pipeline = beam.Pipeline(options=pipeline_options(config.beam))
     _ = (
@@ -305,7 +327,9 @@ def _write_summary(path: Path, result: AcquireResult, settings: AcquireConfig, i
     for row in result.clips.filter(pa.compute.equal(result.clips["status"], "failed")).to_pylist():
         code = row["reason"].split(":", 1)[0]
         reasons[code] = reasons.get(code, 0) + 1
-    shown = settings.model_dump(mode="json") | {"proxy": "(set)" if settings.proxy else None}
+    proxy = "(set)" if proxy_from(settings.proxy) else None
+    store = redact(settings.store) if settings.store else None
+    shown = settings.model_dump(mode="json") | {"proxy": proxy, "source": redact(settings.source), "store": store}
     summary = {
         "inputs": inputs,
         "clips": len(result.clips),

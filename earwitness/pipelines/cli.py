@@ -32,8 +32,6 @@ def main(
 ) -> None:
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
     logging.getLogger("apache_beam").setLevel(logging.ERROR)  # its workers' chatter; failures reach the table
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(lambda record: not record.getMessage().startswith("apitools not found"))
 
 
 @app.command()
@@ -85,6 +83,22 @@ def build(
     if workers is not None:
         settings.beam.workers = workers
     _report_build(run_build(settings, clips, out or Path(settings.out) / "release"))
+
+
+@app.command(name="score")
+def score_predictions(
+    predictions: Annotated[Path, typer.Argument(help="JSONL: one {qid, answer} per line")],
+    release: Annotated[Path, typer.Option(help="the release folder")],
+    split: Annotated[str | None, typer.Option(help="score one split only")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="also write the results as JSON")] = None,
+) -> None:
+    """A model's answers -> accuracy per variant and modality, yes-rate, abstention, sync accuracy."""
+    from earwitness.pipelines.score import format_table, score
+
+    result = score(release, str(predictions), split=split)
+    typer.echo(format_table(result))
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=2) + "\n")
 
 
 @app.command(name="demo")

@@ -26,7 +26,7 @@ from earwitness.ontology.picture import tree_svg
 from earwitness.ontology.segments import SegmentBlock, ordered_map, segment_blocks, split_name
 from earwitness.pipelines.config import PruneConfig
 from earwitness.schemas import CANDIDATES, NODES, REJECTS, write_table
-from earwitness.storage import read_input
+from earwitness.storage import read_input, redact
 
 log = logging.getLogger(__name__)
 FUNNEL_STEPS = ("read", "well_formed", *STEPS, "unique")
@@ -164,8 +164,9 @@ def _write(result: PruneResult, config: PruneConfig) -> None:
         out / "prune.json",
         {
             "earwitness": __version__,
-            "config": config.model_dump(mode="json"),
-            "inputs": [{"split": s.split, "source": s.source, "sha256": s.sha256} for s in result.splits],
+            "config": config.model_dump(mode="json")
+            | {"ontology": redact(config.ontology), "segments": [redact(s) for s in config.segments]},
+            "inputs": [{"split": s.split, "source": redact(s.source), "sha256": s.sha256} for s in result.splits],
             "class_policy": classes.steps,
             "classes": len(classes.classes),
             "candidates_per_class": dict(sorted(per_class.items(), key=lambda kv: -kv[1])),

@@ -31,10 +31,15 @@ def ffmpeg_binary(setting: str = BUNDLED) -> str:
     return str(path)
 
 
-def run_ffmpeg(args: list[str], setting: str = BUNDLED, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run ffmpeg quietly; a failure raises with the last lines it printed."""
-    command = [ffmpeg_binary(setting), "-hide_banner", "-nostdin", "-loglevel", "error", *args]
-    result = subprocess.run(command, capture_output=True, timeout=timeout, check=False)
+def run_ffmpeg(
+    args: list[str], setting: str = BUNDLED, timeout: float = 300, stdin: bytes | None = None
+) -> subprocess.CompletedProcess:
+    """Run ffmpeg quietly, feeding it `stdin` if given; a failure raises with the last lines it printed."""
+    command = [ffmpeg_binary(setting), "-hide_banner", *(["-nostdin"] if stdin is None else []), "-loglevel", "error"]
+    try:
+        result = subprocess.run([*command, *args], input=stdin, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise EarwitnessError(f"ffmpeg took longer than {timeout:g} s and was stopped") from None
     if result.returncode != 0:
         tail = result.stderr.decode(errors="replace").strip().splitlines()[-3:]
         raise EarwitnessError(f"ffmpeg failed ({result.returncode}): {' | '.join(tail)}")

@@ -5,7 +5,6 @@ pre-encoded black clips (one per frame size and rate), so black frames cost a re
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ import av
 import numpy as np
 
 from earwitness.errors import EarwitnessError
-from earwitness.transforms.ffmpeg import ffmpeg_binary, run_ffmpeg
+from earwitness.transforms.ffmpeg import run_ffmpeg
 
 BITEXACT = ["-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact"]
 
@@ -53,30 +52,31 @@ class Media:
 
     def with_samples(self, video: str, samples: np.ndarray, rate: int, out: Path) -> None:
         """The picture of `video` (copied) and these float32 samples (channels x n), encoded once."""
-        channels = samples.shape[0]
         interleaved = np.ascontiguousarray(samples.T, dtype="<f4").tobytes()
-        command = [
-            ffmpeg_binary(self.ffmpeg), "-hide_banner", "-nostdin", "-loglevel", "error",
-            "-i", video, "-f", "f32le", "-ar", str(rate), "-ac", str(channels), "-i", "pipe:0",
+        run_ffmpeg([
+            "-i", video, "-f", "f32le", "-ar", str(rate), "-ac", str(samples.shape[0]), "-i", "pipe:0",
             "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", self.audio_codec, "-b:a", self.audio_bitrate,
             *BITEXACT, "-y", str(out),
-        ]  # fmt: skip
-        result = subprocess.run(command, input=interleaved, capture_output=True, check=False)
-        if result.returncode:
-            raise EarwitnessError(f"ffmpeg failed muxing samples: {result.stderr.decode(errors='replace')[-300:]}")
+        ], self.ffmpeg, stdin=interleaved)  # fmt: skip
 
     def black_clip(self, width: int, height: int, fps: float, seconds: float) -> str:
         """A cached H.264 clip of black frames, made once per size, rate and length."""
+        if not (width and height and fps):
+            raise EarwitnessError(f"a black clip needs the frame size and rate, got {width}x{height} at {fps} fps")
         path = Path(self.cache) / f"black_{width}x{height}_{fps:g}fps_{seconds:g}s.mp4"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             handle, temp = tempfile.mkstemp(suffix=".mp4", dir=path.parent)
             os.close(handle)
-            self.run([
-                "-f", "lavfi", "-i", f"color=c=black:s={width}x{height}:r={fps:g}:d={seconds:g}",
-                "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", *BITEXACT, "-y", temp,
-            ])  # fmt: skip
-            os.replace(temp, path)  # several workers may race to make it: the last rename wins, all equal
+            try:
+                self.run([
+                    "-f", "lavfi", "-i", f"color=c=black:s={width}x{height}:r={fps:g}:d={seconds:g}",
+                    "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", *BITEXACT, "-y", temp,
+                ])  # fmt: skip
+                os.replace(temp, path)  # workers may race to make it: every copy is the same
+            finally:
+                if os.path.exists(temp):
+                    os.unlink(temp)
         return str(path)
 
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from earwitness.ids import YTID
 from earwitness.transforms.ffmpeg import ffmpeg_binary
 
-YTID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 TEMPLATE_FIELDS = ("ytid", "start_s", "end_s", "start_ms", "end_ms")
 
 

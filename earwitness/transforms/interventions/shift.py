@@ -37,6 +37,8 @@ class Shift(Intervention):
 def shifted(samples: np.ndarray, offset: int) -> np.ndarray:
     """Positive offsets delay the sound, negative ones bring it early; the length never changes."""
     out = np.zeros_like(samples)
+    if abs(offset) >= samples.shape[1]:
+        return out  # moved past the end: nothing of the sound is left in the clip
     if offset >= 0:
         out[:, offset:] = samples[:, : samples.shape[1] - offset]
     else:
