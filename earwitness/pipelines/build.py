@@ -163,7 +163,8 @@ def run_build(config: Config, clips_dir: str | Path, out: str | Path) -> BuildRe
     funnel["variants_planned"] = sum(len(v) for v in variants.values())
     shards = plan_shards([v for vs in variants.values() for v in vs], settings.shard_samples)
     log.info(
-        f"build: {len(clips):,} clips, {funnel['variants_planned']:,} variants, {len(shards):,} shards ({describe(config.beam)})"
+        f"build: {len(clips):,} clips, {funnel['variants_planned']:,} variants, {len(shards):,} shards"
+        f" ({describe(config.beam)})"
     )
 
     media = Media(cache=str(out / WORK / "cache"), ffmpeg=config.media.ffmpeg)

@@ -56,7 +56,8 @@ def _class_bars(samples: list[dict]) -> str:
     names = {s["class_id"]: s["visual_class"] or s["class_id"] for s in samples if s["variant"] == "aligned"}
     top = max(counts.values(), default=1)
     rows = [
-        f"<tr><td>{html.escape(names.get(c, c))}<td><svg width=300 height=12><rect width={300 * n / top:.1f} height=12 fill='#4a7fb5'/></svg><td class=n>{n}"
+        f"<tr><td>{html.escape(names.get(c, c))}<td><svg width=300 height=12>"
+        f"<rect width={300 * n / top:.1f} height=12 fill='#4a7fb5'/></svg><td class=n>{n}"
         for c, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
     return "<table>" + "".join(rows) + "</table>"
@@ -74,7 +75,8 @@ def _sample(out: Path, sample: dict, original: dict | None) -> str:
         )
     label = f"picture: {sample['visual_class'] or 'nothing'} · sound: {sample['audio_class'] or 'none'}"
     return (
-        f"<div class=sample><b>{html.escape(sample['key'])}</b> <small>{html.escape(label)} · {html.escape(sample['params'])}</small>"
+        f"<div class=sample><b>{html.escape(sample['key'])}</b> "
+        f"<small>{html.escape(label)} · {html.escape(sample['params'])}</small>"
         f"<br><img alt='frames' src='data:image/png;base64,{strip}'>"
         f"<br><small>sound</small>{wave}"
         + (f"<small>the original's sound</small>{reference}" if reference else "")
