@@ -25,6 +25,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/prune_bench.py
 	$(BIN)/python benchmarks/acquire_bench.py
+	$(BIN)/python benchmarks/build_bench.py
 
 clean:
 	rm -rf $(VENV) runs

@@ -148,3 +148,27 @@ def test_plans_and_renders_are_deterministic(clips, media, tmp_path):
     assert [v.params for v in first] == [v.params for v in second]
     digest = [hashlib.sha256(p.read_bytes()).hexdigest() for p in (*paths_a, *paths_b)]
     assert digest[:2] == digest[2:]
+
+
+def test_the_readme_example_registers_through_an_entry_point_and_works(clips, media, tmp_path, monkeypatch):
+    """The README's complete example, taken from the README itself, installed as a distribution."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = readme.split("# mypackage/reverse.py\n", 1)[1].split("```", 1)[0]
+    package = tmp_path / "mypackage"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "reverse.py").write_text(code)
+    info = tmp_path / "mypackage-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mypackage\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        '[earwitness.interventions]\nreverse = "mypackage.reverse:Reverse"\n'.replace('"', "")
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert "reverse" in available()
+    _, (path,) = render("reverse", clips["dog"], clips, media, tmp_path / "out")
+    audio, rate = decode_audio(str(path))
+    original, _ = decode_audio(clips["dog"].path)
+    onset = np.argmax(np.abs(original[0]) > 0.05)
+    reversed_onset = np.argmax(np.abs(audio[0][::-1]) > 0.05)  # the beep, counted from the end
+    assert abs(int(reversed_onset) - int(onset)) < rate // 20

@@ -92,9 +92,16 @@ def _extract(out: Path, sample: dict, target: Path) -> str:
 
 
 def _frame_strip(path: str, count: int = 5, height: int = 72) -> str:
+    picks = []
     with av.open(path) as container:
-        frames = [f.to_image() for f in container.decode(video=0)]
-    picks = [frames[round(i * (len(frames) - 1) / max(count - 1, 1))] for i in range(count)] if frames else []
+        stream = container.streams.video[0]
+        seconds = float(stream.duration * stream.time_base) if stream.duration else 10.0
+        for i in range(count):
+            target = seconds * i / count
+            container.seek(int(target / stream.time_base), stream=stream)  # lands on the keyframe before
+            frame = next((f for f in container.decode(stream) if f.time is None or f.time >= target - 1e-3), None)
+            if frame is not None:
+                picks.append(frame.to_image())
     thumbs = [f.resize((max(1, round(f.width * height / f.height)), height)) for f in picks]
     strip = Image.new("RGB", (sum(t.width for t in thumbs) + 4 * len(thumbs), height), "white")
     x = 0
