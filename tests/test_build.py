@@ -23,6 +23,7 @@ from earwitness.transforms.questions import NONE
 
 CLASSES = {"Dog": "/c/dog", "Cat": "/c/cat", "Guitar": "/c/guitar", "Rain": "/c/rain"}
 BEEP_AT_S = 3.0
+WORK_SHARDS = Path(".build") / "shards"
 
 
 def settings(**build) -> Config:
@@ -267,3 +268,34 @@ def test_the_real_clips_build_into_a_release(tmp_path):
             1280,
             720,
         )
+
+
+def test_a_build_killed_midway_resumes_keeping_the_shards_it_finished(acquired, release, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = tmp_path / "build.yaml"
+    config.write_text(
+        "name: test-release\n"
+        "build:\n  shard_samples: 3\n  ambient_classes: [/c/rain]\n  options: {swap: {donors: {eval: 1, '*': 2}}}\n"
+    )
+    out = tmp_path / "resumed"
+    command = [sys.executable, "-m", "earwitness", "build", str(acquired), "--out", str(out), "-c", str(config)]
+    process = subprocess.Popen(command, start_new_session=True, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(list((out / WORK_SHARDS).rglob("*.json"))) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    recorded = {
+        p.relative_to(out / WORK_SHARDS).as_posix().removesuffix(".json") for p in (out / WORK_SHARDS).rglob("*.json")
+    }
+    finished = {out / name: (out / name).stat().st_mtime_ns for name in recorded}
+    assert 3 <= len(finished) < len(list(release.rglob("*.tar"))), "the build should be killed part-way"
+    run_build(settings(), acquired, out)
+    assert all(p.stat().st_mtime_ns == mtime for p, mtime in finished.items())  # not written again
+    assert (out / "SHA256SUMS").read_text() == (release / "SHA256SUMS").read_text()
+    assert not (out / ".build").exists()
