@@ -67,7 +67,8 @@ class WriteShard(beam.DoFn):
                 Metrics.counter(NAMESPACE, "shards_skipped").inc()
                 yield from done["rows"]
                 return
-        rows, failed = write_shard(plan, target, self.registry, self.media)
+        scratch = Path(self.release) / WORK / "scratch"
+        rows, failed = write_shard(plan, target, self.registry, self.media, scratch)
         record.parent.mkdir(parents=True, exist_ok=True)
         record.write_text(json.dumps({"bytes": target.stat().st_size, "rows": rows}))
         Metrics.counter(NAMESPACE, "samples").inc(len(rows))
@@ -77,11 +78,15 @@ class WriteShard(beam.DoFn):
         yield from rows
 
 
-def write_shard(plan: ShardPlan, target: Path, registry: dict[str, Intervention], media: Media) -> tuple[list, list]:
-    """A deterministic tar: members in key order, no timestamps or owners; atomically renamed."""
+def write_shard(
+    plan: ShardPlan, target: Path, registry: dict[str, Intervention], media: Media, scratch_root: Path
+) -> tuple[list, list]:
+    """A deterministic tar: members in key order, no timestamps or owners; renamed into place, so
+    the release never holds half a shard (scratch lives in RELEASE/.build, removed at the end)."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    scratch_root.mkdir(parents=True, exist_ok=True)
     rows, failed = [], []
-    with tempfile.TemporaryDirectory(prefix="shard.", dir=target.parent) as scratch:
+    with tempfile.TemporaryDirectory(prefix="shard.", dir=scratch_root) as scratch:
         temp = Path(scratch) / "shard.tar"
         with tarfile.open(temp, "w", format=tarfile.GNU_FORMAT) as tar:
             for variant in sorted(plan.variants, key=lambda v: v.key):
@@ -169,7 +174,8 @@ def run_build(config: Config, clips_dir: str | Path, out: str | Path) -> BuildRe
 
     media = Media(cache=str(out / WORK / "cache"), ffmpeg=config.media.ffmpeg)
     rows_prefix, failed_prefix = out / WORK / "rows" / "samples", out / WORK / "rows" / "failed"
-    shutil.rmtree(out / WORK / "rows", ignore_errors=True)
+    for leftover in ("rows", "scratch"):  # what a killed build left; its finished shards stay
+        shutil.rmtree(out / WORK / leftover, ignore_errors=True)
     pipeline = beam.Pipeline(options=pipeline_options(config.beam))
     written = (
         pipeline
