@@ -26,15 +26,15 @@ def make_clip(
     beep_at_s: float | None = None,
     ffmpeg: str = "bundled",
 ) -> Path:
-    """An H.264 + AAC mp4: a moving test picture and a tone (or, with beep_at_s, silence but for a
-    100 ms beep there, which makes a cut's position measurable to the sample)."""
+    """An H.264 + AAC mp4: a moving test picture and a swelling tone (or, with beep_at_s, silence but
+    for a 100 ms beep there, which makes a cut's position measurable to the sample)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     args: list[str] = []
     if video:
         args += ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
     if audio:
-        if beep_at_s is None:
-            source = f"sine=frequency={frequency}:sample_rate=44100:duration={seconds}"
+        if beep_at_s is None:  # a tone swelling over the clip, so a shift or a swap shows in a waveform
+            source = f"aevalsrc='(0.1+0.4*t/{seconds})*sin(2*PI*{frequency}*t)':s=44100:d={seconds}"
         else:
             source = (
                 f"aevalsrc='if(between(t,{beep_at_s},{beep_at_s + 0.1}),sin(2*PI*{frequency}*t),0)':s=44100:d={seconds}"
