@@ -284,3 +284,15 @@ def test_credentials_in_a_source_url_stay_out_of_the_summary(tmp_path, media, mo
     )
     assert "s3cret" not in everything and "hunter2" not in everything and "token=abc" not in everything
     assert '"proxy": "(set)"' in everything
+
+
+def test_the_pipeline_survives_beams_portable_job_api(tmp_path, media):
+    """The protocol Flink's and Spark's job servers speak, run against an in-process job service."""
+    with serve(media) as server:
+        settings = config(server.url + TEMPLATE)
+        settings.beam.runner = "PortableRunner"
+        settings.beam.options = ["--job_endpoint=embed", "--environment_type=LOOPBACK"]
+        candidates = [write_candidates(tmp_path, [candidate("GoodClip001"), candidate("NotThere001")])]
+        result = run_acquire(settings, candidates, tmp_path / "out")
+    assert [r["status"] for r in result.clips.to_pylist()] == ["ok", "failed"]
+    assert result.counters.get("downloaded") == 1

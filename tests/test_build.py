@@ -299,3 +299,11 @@ def test_a_build_killed_midway_resumes_keeping_the_shards_it_finished(acquired, 
     assert all(p.stat().st_mtime_ns == mtime for p, mtime in finished.items())  # not written again
     assert (out / "SHA256SUMS").read_text() == (release / "SHA256SUMS").read_text()
     assert not (out / ".build").exists()
+
+
+def test_the_build_survives_beams_portable_job_api_byte_for_byte(acquired, release, tmp_path):
+    config = settings()
+    config.beam.runner = "PortableRunner"
+    config.beam.options = ["--job_endpoint=embed", "--environment_type=LOOPBACK"]
+    run_build(config, acquired, tmp_path / "portable")
+    assert (tmp_path / "portable" / "SHA256SUMS").read_text() == (release / "SHA256SUMS").read_text()
