@@ -74,7 +74,7 @@ def main() -> int:
         config = Config()
         config.build.ambient_classes = ["/c/Rain"]
         clips, _ = accepted_clips(acquired, config.build)
-        variants = plan_variants(clips, config.build)
+        variants, _ = plan_variants(clips, config.build)
         registry = {i.name: i for i in load(config.build.interventions, **config.build.options)}
         media = Media(cache=str(root / "cache"))
         cost: dict[str, float] = {}

@@ -17,7 +17,7 @@ from earwitness.demo.clips import make_clip, tone_for
 from earwitness.pipelines.acquire import run_acquire
 from earwitness.pipelines.build import run_build
 from earwitness.pipelines.config import Config
-from earwitness.schemas import CANDIDATES, PREFERENCES, QA, SAMPLES, read_table, write_table
+from earwitness.schemas import CANDIDATES, CLIPS, PREFERENCES, QA, SAMPLES, read_table, write_table
 from earwitness.transforms.media import decode_audio
 from earwitness.transforms.questions import NONE
 
@@ -307,3 +307,83 @@ def test_the_build_survives_beams_portable_job_api_byte_for_byte(acquired, relea
     config.beam.options = ["--job_endpoint=embed", "--environment_type=LOOPBACK"]
     run_build(config, acquired, tmp_path / "portable")
     assert (tmp_path / "portable" / "SHA256SUMS").read_text() == (release / "SHA256SUMS").read_text()
+
+
+def with_clips(acquired: Path, folder: Path, change) -> Path:
+    """A copy of the clips table with some rows changed by `change(rows)`."""
+    rows = read_table(acquired / "clips.parquet", CLIPS).to_pylist()
+    change(rows)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_table(pa.Table.from_pylist(rows, schema=CLIPS.schema), folder / "clips.parquet", CLIPS)
+    return folder
+
+
+def test_a_corrupt_clip_costs_only_its_variants_and_the_build_stays_deterministic(acquired, tmp_path):
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00" * 1000)
+
+    def break_one(rows):
+        rows[0]["path"] = str(corrupt)
+
+    clips = with_clips(acquired, tmp_path / "clips", break_one)
+    first = run_build(settings(), clips, tmp_path / "a")
+    second = run_build(settings(), clips, tmp_path / "b")
+    broken = read_table(clips / "clips.parquet", CLIPS).to_pylist()[0]["key"]
+    failed = {f["key"] for f in first.failed}
+    assert {k for k in failed if k.startswith(broken)} == {v for v in failed if v.startswith(broken)} != set()
+    assert f"{broken}_aligned" in failed  # even a plain copy of it is checked, and refused
+    for key, sample in samples_of(tmp_path / "a").items():
+        assert sample["clip_key"] != broken and broken not in sample["params"], key
+    assert " @ 0x" not in json.dumps(first.failed) and str(tmp_path) not in json.dumps(first.failed)
+    assert (tmp_path / "a" / "SHA256SUMS").read_text() == (tmp_path / "b" / "SHA256SUMS").read_text()
+    assert len(second.samples) == len(first.samples)
+    assert all(p.stat().st_size > 10240 for p in (tmp_path / "a").rglob("*.tar"))  # no empty shard
+
+
+def test_nothing_to_build_and_a_finished_release_are_refused(acquired, release, tmp_path):
+    from earwitness.errors import EarwitnessError
+
+    def fail_all(rows):
+        for row in rows:
+            row["status"] = "failed"
+
+    with pytest.raises(EarwitnessError, match="no clip was acquired"):
+        run_build(settings(), with_clips(acquired, tmp_path / "failed", fail_all), tmp_path / "out")
+    with pytest.raises(EarwitnessError, match="not empty and not a build in progress"):
+        run_build(settings(), acquired, release)
+
+
+def test_what_could_not_be_made_is_counted_and_exports_name_each_medium(release):
+    stats = json.loads((release / "stats.json").read_text())
+    assert stats["funnel"]["ambient_not_possible"] == 3  # the Rain clips: no other ambient class to borrow
+    samples = samples_of(release)
+    for line in (release / "exports" / "qa.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        sample = samples[record["id"].split("-", 1)[0]]
+        has_audio = sample["variant"] != "no_audio"
+        assert sample["has_audio"] == has_audio
+        content = record["messages"][0]["content"]
+        assert content.startswith("<video>") and content.startswith("<video><audio>") == has_audio
+        assert len(record["audios"]) == has_audio
+
+
+def test_two_classes_leave_no_wrong_caption_and_still_give_questions(acquired):
+    from earwitness.transforms.interventions import Clip, Variant
+    from earwitness.transforms.questions import QuestionSet
+
+    clip = Clip("abcdefghijk_0", "eval", "/c/dog", "Dog", "x.mp4")
+    variant = Variant("abcdefghijk_0_swap0", clip, "swap", {}, "Cat", "Dog")
+    rows = QuestionSet(("Cat", "Dog")).for_variant(variant)
+    assert {r["kind"] for r in rows} == {"class", "class_long", "probe", "match"}
+
+
+def test_checksums_skip_only_the_releases_own_work_folder(tmp_path):
+    from earwitness.pipelines.release import write_checksums
+
+    out = tmp_path / ".build" / "release"
+    (out / "eval").mkdir(parents=True)
+    (out / "eval" / "a.tar").write_bytes(b"x")
+    (out / ".build").mkdir()
+    (out / ".build" / "scratch").write_bytes(b"y")
+    write_checksums(out)
+    assert [line.split("  ")[1] for line in (out / "SHA256SUMS").read_text().splitlines()] == ["eval/a.tar"]

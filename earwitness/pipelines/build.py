@@ -17,14 +17,17 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 import tarfile
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import apache_beam as beam
+import av
 import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.metrics import Metrics
@@ -48,6 +51,15 @@ class ShardPlan:
     path: str  # relative to the release: <split>/<variant>/<split>-<variant>-00000.tar
     variants: tuple[Variant, ...]
 
+    @property
+    def fingerprint(self) -> str:
+        """What the shard holds: a resumed build reuses a shard only if this is unchanged."""
+        described = [
+            (v.key, v.intervention, v.params, v.clip.path, v.borrowed.path if v.borrowed else None)
+            for v in self.variants
+        ]
+        return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+
 
 class WriteShard(beam.DoFn):
     """Render a shard's variants and write them as one tar; emit a manifest row per sample."""
@@ -61,16 +73,17 @@ class WriteShard(beam.DoFn):
     def process(self, plan: ShardPlan) -> Iterator:
         target = Path(self.release) / plan.path
         record = Path(self.release) / WORK / "shards" / (plan.path + ".json")
-        if target.exists() and record.exists():
-            done = json.loads(record.read_text())
-            if done["bytes"] == target.stat().st_size:
-                Metrics.counter(NAMESPACE, "shards_skipped").inc()
-                yield from done["rows"]
-                return
-        scratch = Path(self.release) / WORK / "scratch"
-        rows, failed = write_shard(plan, target, self.registry, self.media, scratch)
-        record.parent.mkdir(parents=True, exist_ok=True)
-        record.write_text(json.dumps({"bytes": target.stat().st_size, "rows": rows}))
+        done = json.loads(record.read_text()) if record.exists() else {}
+        size = target.stat().st_size if target.exists() else None
+        if done.get("plan") == plan.fingerprint and done.get("bytes") == size:
+            Metrics.counter(NAMESPACE, "shards_skipped").inc()
+            rows, failed = done["rows"], done["failed"]
+        else:
+            scratch = Path(self.release) / WORK / "scratch"
+            rows, failed = write_shard(plan, target, self.registry, self.media, scratch)
+            size = target.stat().st_size if rows else None
+            record.parent.mkdir(parents=True, exist_ok=True)
+            record.write_text(json.dumps({"plan": plan.fingerprint, "bytes": size, "rows": rows, "failed": failed}))
         Metrics.counter(NAMESPACE, "samples").inc(len(rows))
         for failure in failed:
             Metrics.counter(NAMESPACE, "variants_failed").inc()
@@ -93,16 +106,31 @@ def write_shard(
                 mp4 = Path(scratch) / f"{variant.key}.mp4"
                 try:
                     registry[variant.intervention].render(variant, mp4, media)
-                except (EarwitnessError, OSError) as exc:
-                    failed.append({"key": variant.key, "variant": variant.intervention, "reason": str(exc)[:300]})
+                    audio_track = has_audio(mp4)  # also proves what was made opens
+                except Exception as exc:  # a bad clip costs its variants, recorded, never the build
+                    failed.append({"key": variant.key, "variant": variant.intervention, "reason": _reason(exc)})
                     continue
                 data = mp4.read_bytes()
                 offset = _add(tar, f"{variant.key}.mp4", data)
                 _add(tar, f"{variant.key}.json", json.dumps(sample_json(variant), sort_keys=True).encode())
-                rows.append(manifest_row(variant, plan.path, offset, data))
+                rows.append(manifest_row(variant, plan.path, offset, data, audio_track))
                 mp4.unlink()
-        os.replace(temp, target)
+        if rows:
+            os.replace(temp, target)
+        elif target.exists():
+            target.unlink()  # every variant failed: no empty shard in the release
     return rows, failed
+
+
+def _reason(exc: Exception) -> str:
+    """A failure's text without what differs between runs: memory addresses and local paths."""
+    text = re.sub(r" @ 0x[0-9a-f]+", "", f"{type(exc).__name__}: {exc}")
+    return re.sub(r"(?:/[^/\s'\":]+)+/([^/\s'\":]+)", r"\1", text)[:300]
+
+
+def has_audio(path: Path) -> bool:
+    with av.open(str(path)) as container:
+        return bool(container.streams.audio)
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> int:
@@ -114,6 +142,7 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> int:
 
 def sample_json(variant: Variant) -> dict:
     clip = variant.clip
+    source = {"ytid": clip.ytid, "start_ms": clip.start_ms, "end_ms": clip.end_ms}
     return {
         "key": variant.key,
         "clip_key": clip.key,
@@ -124,12 +153,12 @@ def sample_json(variant: Variant) -> dict:
         "class_id": clip.class_id,
         "class_name": clip.class_name,
         "params": variant.params,
-        "source": {"ytid": clip.key.rsplit("_", 1)[0], "start_ms": int(clip.key.rsplit("_", 1)[1])},
+        "source": source,
     }
 
 
-def manifest_row(variant: Variant, shard: str, offset: int, data: bytes) -> dict:
-    ytid, start = variant.clip.key.rsplit("_", 1)
+def manifest_row(variant: Variant, shard: str, offset: int, data: bytes, audio_track: bool) -> dict:
+    clip = variant.clip
     return {
         "key": variant.key,
         "clip_key": variant.clip.key,
@@ -141,11 +170,12 @@ def manifest_row(variant: Variant, shard: str, offset: int, data: bytes) -> dict
         "sha256": hashlib.sha256(data).hexdigest(),
         "visual_class": variant.visual_class,
         "audio_class": variant.audio_class,
+        "has_audio": audio_track,
         "params": json.dumps(variant.params, sort_keys=True),
-        "ytid": ytid,
-        "start_ms": int(start),
-        "end_ms": int(start) + round(variant.clip.seconds * 1000),
-        "class_id": variant.clip.class_id,
+        "ytid": clip.ytid,
+        "start_ms": clip.start_ms,
+        "end_ms": clip.end_ms,
+        "class_id": clip.class_id,
     }
 
 
@@ -163,9 +193,14 @@ def run_build(config: Config, clips_dir: str | Path, out: str | Path) -> BuildRe
     from earwitness.pipelines.release import write_release
 
     settings, out = config.build, Path(out)
+    if out.exists() and any(out.iterdir()) and not (out / WORK).exists():
+        raise EarwitnessError(f"{out}: not empty and not a build in progress; releases go to a new folder")
     clips, funnel = accepted_clips(Path(clips_dir), settings)
-    variants = plan_variants(clips, settings)
+    variants, not_possible = plan_variants(clips, settings)
     funnel["variants_planned"] = sum(len(v) for v in variants.values())
+    funnel |= {f"{name}_not_possible": n for name, n in sorted(not_possible.items())}
+    questions = QuestionSet(tuple(sorted({c.class_name for c in clips})), settings.seed, settings.long_context_words)
+    qa = {v.key: questions.for_variant(v) for vs in variants.values() for v in vs}  # before any rendering
     shards = plan_shards([v for vs in variants.values() for v in vs], settings.shard_samples)
     log.info(
         f"build: {len(clips):,} clips, {funnel['variants_planned']:,} variants, {len(shards):,} shards"
@@ -198,14 +233,15 @@ def run_build(config: Config, clips_dir: str | Path, out: str | Path) -> BuildRe
         for p in sorted(rows_prefix.parent.glob("failed-*.jsonl"))
         for line in p.read_text().splitlines()
     ]
+    failed.sort(key=lambda f: f["key"])
+    _remove_stale_shards(out, {plan.path for plan in shards})
     present = set(samples["key"].to_pylist())
-    questions = QuestionSet(tuple(sorted({c.class_name for c in clips})), settings.seed, settings.long_context_words)
-    qa = [row for vs in variants.values() for v in vs if v.key in present for row in questions.for_variant(v)]
+    asked = [row for key, rows in qa.items() if key in present for row in rows]
     pairs = [
         row for vs in variants.values() for row in preference_pairs([v for v in vs if v.key in present], questions)
     ]
     funnel |= {"samples": len(samples), "variants_failed": len(failed)}
-    result = BuildResult(out, samples, _table(qa, QA, "qid"), _table(pairs, PREFERENCES, "pid"), funnel, failed)
+    result = BuildResult(out, samples, _table(asked, QA, "qid"), _table(pairs, PREFERENCES, "pid"), funnel, failed)
     write_table(result.samples, out / "manifests" / "samples.parquet", SAMPLES)
     write_table(result.qa, out / "manifests" / "qa.parquet", QA)
     write_table(result.preferences, out / "manifests" / "preferences.parquet", PREFERENCES)
@@ -218,6 +254,8 @@ def accepted_clips(clips_dir: Path, settings: BuildConfig) -> tuple[list[Clip], 
     """Acquire's ok clips, each video in one split only (the first in split_priority)."""
     table = read_table(clips_dir / "clips.parquet", CLIPS)
     rows = [r for r in table.to_pylist() if r["status"] == "ok"]
+    if not rows:
+        raise EarwitnessError(f"{clips_dir / 'clips.parquet'}: no clip was acquired ({len(table)} rows, none ok)")
     rank = {s: i for i, s in enumerate(settings.split_priority)}
     rows.sort(key=lambda r: (rank.get(r["split"], len(rank)), r["split"], r["key"]))
     seen: dict[str, str] = {}
@@ -226,25 +264,26 @@ def accepted_clips(clips_dir: Path, settings: BuildConfig) -> tuple[list[Clip], 
         if seen.setdefault(r["ytid"], r["split"]) != r["split"]:
             continue
         clip = Clip(
-            r["key"],
-            r["split"],
-            r["class_id"],
-            r["class_name"],
-            r["path"],
-            round(r["duration_s"]),
-            r["width"],
-            r["height"],
-            r["fps"],
-            r["sample_rate"],
-            r["channels"],
-        )
+            r["key"], r["split"], r["class_id"], r["class_name"], r["path"],
+            seconds=round(r["duration_s"], 1),  # the normalised length; AAC padding adds a few ms
+            width=r["width"], height=r["height"], fps=r["fps"], sample_rate=r["sample_rate"],
+            channels=r["channels"], ytid=r["ytid"], start_ms=r["start_ms"], end_ms=r["end_ms"],
+        )  # fmt: skip
         clips.append(clip)
     funnel = {"clips": len(table), "clips_ok": len(rows), "clips_in_one_split": len(clips)}
     return sorted(clips, key=lambda c: (c.split, c.key)), funnel
 
 
-def plan_variants(clips: list[Clip], settings: BuildConfig) -> dict[str, list[Variant]]:
-    """Every clip's variants, keyed by clip; pools come from the clip's own split."""
+def _remove_stale_shards(out: Path, planned: set[str]) -> None:
+    """A resumed build whose plan changed must not leave the old plan's shards in the release."""
+    for tar in out.glob("*/*/*.tar"):
+        if tar.relative_to(out).as_posix() not in planned:
+            tar.unlink()
+
+
+def plan_variants(clips: list[Clip], settings: BuildConfig) -> tuple[dict[str, list[Variant]], Counter]:
+    """Every clip's variants, keyed by clip; pools come from the clip's own split. Also counts, per
+    intervention, the clips it could make nothing for (no donor of another class in the split)."""
     interventions = load(settings.interventions, **settings.options)
     pools = {}
     for split in sorted({c.split for c in clips}):
@@ -253,12 +292,14 @@ def plan_variants(clips: list[Clip], settings: BuildConfig) -> dict[str, list[Va
         for c in in_split:
             by_class.setdefault(c.class_id, []).append(c)
         pools[split] = Pools(by_class, [c for c in in_split if c.class_id in settings.ambient_classes])
-    return {
-        clip.key: [
-            v for i in interventions for v in i.plan(clip, seeded(settings.seed, clip.key, i.name), pools[clip.split])
-        ]
-        for clip in clips
-    }
+    variants, not_possible = {}, Counter()
+    for clip in clips:
+        variants[clip.key] = []
+        for intervention in interventions:
+            planned = intervention.plan(clip, seeded(settings.seed, clip.key, intervention.name), pools[clip.split])
+            variants[clip.key] += planned
+            not_possible[intervention.name] += not planned
+    return variants, +not_possible
 
 
 def plan_shards(variants: list[Variant], per_shard: int) -> list[ShardPlan]:

@@ -48,14 +48,15 @@ def _write_exports(out: Path, samples: list[dict], qa: list[dict], pairs: list[d
         for q in qa:
             sample = by_key[q["key"]]
             path = media_path(sample)
+            tokens = "<video><audio>" if sample["has_audio"] else "<video>"  # one token per listed medium
             record = {
                 "id": q["qid"],
                 "messages": [
-                    {"role": "user", "content": f"<video>{q['question']}"},
+                    {"role": "user", "content": f"{tokens}{q['question']}"},
                     {"role": "assistant", "content": q["answer"]},
                 ],
                 "videos": [path],
-                "audios": [path] if sample["variant"] != "no_audio" else [],
+                "audios": [path] if sample["has_audio"] else [],
             }
             handle.write(json.dumps(record, sort_keys=True) + "\n")
     with (out / "exports" / "preferences.jsonl").open("w") as handle:
@@ -179,7 +180,9 @@ def dataset_card(config: Config, stats: dict, groups: dict[tuple[str, str], list
 
 
 def write_checksums(out: Path) -> None:
-    files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != CHECKSUMS and ".build" not in p.parts)
+    files = sorted(
+        p for p in out.rglob("*") if p.is_file() and p.name != CHECKSUMS and ".build" not in p.relative_to(out).parts
+    )
     lines = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(out).as_posix()}" for p in files]
     (out / CHECKSUMS).write_text("\n".join(lines) + "\n")
 

@@ -16,6 +16,7 @@ import av
 import numpy as np
 from PIL import Image
 
+from earwitness.errors import EarwitnessError
 from earwitness.pipelines.config import Config
 from earwitness.transforms.media import decode_audio
 
@@ -116,7 +117,7 @@ def _frame_strip(path: str, count: int = 5, height: int = 72) -> str:
 def _waveform(path: str, colour: str, width: int = 600, height: int = 60) -> str:
     try:
         samples, _ = decode_audio(path)
-    except (IndexError, av.error.FFmpegError):
+    except EarwitnessError:
         return f"<svg class=wave width={width} height={height}><text x=4 y=30 fill='#999'>no audio track</text></svg>"
     mono = np.abs(samples.mean(axis=0)) if samples.size else np.zeros(width)
     bins = np.array_split(mono, width)

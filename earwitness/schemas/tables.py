@@ -94,6 +94,7 @@ SAMPLES = TableSchema(
             pa.field("sha256", pa.string(), nullable=False),  # of the mp4
             pa.field("visual_class", pa.string()),  # null: the picture shows nothing (black frames)
             pa.field("audio_class", pa.string()),  # null: there is no sound (mute, no audio)
+            pa.field("has_audio", pa.bool_(), nullable=False),  # the mp4 has an audio track
             pa.field("params", pa.string(), nullable=False),  # JSON: how the variant was made
             pa.field("ytid", pa.string(), nullable=False),
             pa.field("start_ms", pa.int64(), nullable=False),

@@ -82,9 +82,14 @@ class Media:
 
 def decode_audio(path: str) -> tuple[np.ndarray, int]:
     """All audio samples as float32, channels x n, and the sample rate."""
-    with av.open(path) as container:
-        stream = container.streams.audio[0]
-        frames = [frame.to_ndarray() for frame in container.decode(stream)]
-        rate = stream.codec_context.sample_rate
+    try:
+        with av.open(path) as container:
+            if not container.streams.audio:
+                raise EarwitnessError(f"{Path(path).name}: no audio track")
+            stream = container.streams.audio[0]
+            frames = [frame.to_ndarray() for frame in container.decode(stream)]
+            rate = stream.codec_context.sample_rate
+    except av.error.FFmpegError as exc:
+        raise EarwitnessError(f"{Path(path).name}: cannot decode its audio ({exc.strerror})") from None
     samples = np.concatenate(frames, axis=1) if frames else np.zeros((1, 0), dtype=np.float32)
     return samples.astype(np.float32), rate

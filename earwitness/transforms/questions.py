@@ -79,7 +79,7 @@ FILLER = [
 
 @dataclass(frozen=True)
 class QuestionSet:
-    classes: tuple[str, ...]  # every class name of the dataset, in ontology order
+    classes: tuple[str, ...]  # every class name of the release, sorted
     seed: int = 0
     long_context_words: int = 300
 
@@ -92,13 +92,13 @@ class QuestionSet:
         for modality, answer in (("visual", variant.visual_class), ("audio", variant.audio_class)):
             question = CLASS_QUESTION.format(modality=modality, options=", ".join(self.options))
             rng = seeded(self.seed, variant.key, f"question-{modality}")
-            wrong = rng.choice([c for c in self.classes if c not in (variant.visual_class, variant.audio_class)])
+            wrong = [c for c in self.classes if c not in (variant.visual_class, variant.audio_class)]
+            caption = rng.choice(wrong) if wrong else None  # two classes in all leave no wrong one
             filler = " ".join(rng.choice(FILLER) for _ in range(self.long_context_words))
-            for kind, text in (
-                ("class", question),
-                ("class_caption", f"Video_caption: {wrong}. {question}"),
-                ("class_long", f"{filler.capitalize()}.\n{question}"),
-            ):
+            asked = [("class", question), ("class_long", f"{filler.capitalize()}.\n{question}")]
+            if caption:
+                asked.insert(1, ("class_caption", f"Video_caption: {caption}. {question}"))
+            for kind, text in asked:
                 rows.append(self._row(variant, kind, modality, text, self.options, answer or NONE))
         for name in dict.fromkeys(c for c in (variant.clip.class_name, variant.audio_class) if c):
             yes_no = ["yes", "no"]

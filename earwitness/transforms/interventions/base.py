@@ -30,6 +30,9 @@ class Clip:
     fps: float | None = None
     sample_rate: int = 44100
     channels: int = 2
+    ytid: str = ""
+    start_ms: int = 0
+    end_ms: int = 0
 
 
 @dataclass(frozen=True)
