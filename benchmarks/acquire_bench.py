@@ -6,8 +6,6 @@ and with 2 worker processes, against the floor: the same files plain-copied over
 
 from __future__ import annotations
 
-import argparse
-import csv
 import json
 import os
 import shutil
@@ -18,8 +16,8 @@ import urllib.request
 from pathlib import Path
 
 import pyarrow as pa
+from common import clip_folder, parser
 
-from earwitness.demo.clips import make_clip, tone_for
 from earwitness.pipelines.acquire import run_acquire
 from earwitness.pipelines.config import Config
 from earwitness.schemas import CANDIDATES, write_table
@@ -29,22 +27,11 @@ TEMPLATE = "/{ytid}_{start_s:06d}.mp4"
 
 
 def prepare(folder: Path, shared: Path, count: int) -> list[dict]:
-    rows = []
-    real = shared / "media" / "vggsounder" / "labels.csv"
-    if real.exists():
-        for row in csv.DictReader(real.open()):
-            shutil.copy(real.parent / row["file"], folder / row["file"])
-            rows.append(
-                {"ytid": row["ytid"], "start_ms": int(row["start_seconds"]) * 1000, "class_name": row["audioset_name"]}
-            )
-    for i in range(count - len(rows)):
-        ytid = f"Generated{i:02d}"
-        make_clip(folder / f"{ytid}_000000.mp4", 10.5, size="320x240", rate=25, frequency=tone_for(ytid))
-        rows.append({"ytid": ytid, "start_ms": 0, "class_name": "Generated"})
     return [
-        r | {"end_ms": r["start_ms"] + 10000, "class_id": "/m/x", "labels": ["/m/x"], "line": i}
-        for i, r in enumerate(rows)
-    ]
+        {"ytid": y, "start_ms": s * 1000, "end_ms": s * 1000 + 10000, "class_id": "/m/x", "class_name": name,
+         "labels": ["/m/x"], "line": i, "real": not y.startswith("Generated")}
+        for i, (y, s, name) in enumerate(clip_folder(folder, shared, count))
+    ]  # fmt: skip
 
 
 def plain_copy(url: str, rows: list[dict], target: Path) -> float:
@@ -67,16 +54,15 @@ def timed_acquire(url: str, candidates: str, out: Path, workers: int) -> tuple[f
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips", type=int, default=40)
-    default_shared = os.environ.get("EARWITNESS_SHARED", Path(__file__).resolve().parents[2] / "shared")
-    parser.add_argument("--shared", type=Path, default=Path(default_shared))
-    args = parser.parse_args()
+    arguments = parser(__doc__)
+    arguments.add_argument("--clips", type=int, default=40)
+    args = arguments.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "served").mkdir()
         rows = prepare(root / "served", args.shared, args.clips)
-        candidates = str(write_table(pa.Table.from_pylist(rows), root / "eval.parquet", CANDIDATES))
+        table = pa.Table.from_pylist([{k: v for k, v in r.items() if k != "real"} for r in rows])
+        candidates = str(write_table(table, root / "eval.parquet", CANDIDATES))
         source_mb = sum(p.stat().st_size for p in (root / "served").iterdir()) / 1e6
         with MediaServer(root / "served") as server:
             copy_s = plain_copy(server.url, rows, root / "copy")
@@ -85,7 +71,7 @@ def main() -> int:
             rerun_s, _ = timed_acquire(server.url, candidates, root / "run2", 2)
     figures = {
         "clips": len(rows),
-        "real_clips": sum(1 for r in rows if r["class_name"] != "Generated"),
+        "real_clips": sum(1 for r in rows if r["real"]),
         "source_mb": round(source_mb, 1),
         "ok": [ok_1, ok_2],
         "plain_copy_s": round(copy_s, 3),

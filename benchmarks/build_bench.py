@@ -8,8 +8,6 @@ acquired first. CPU time counts this process and its ffmpeg children.
 
 from __future__ import annotations
 
-import argparse
-import csv
 import json
 import os
 import resource
@@ -21,8 +19,8 @@ import time
 from pathlib import Path
 
 import pyarrow as pa
+from common import clip_folder, parser
 
-from earwitness.demo.clips import make_clip, tone_for
 from earwitness.pipelines.acquire import run_acquire
 from earwitness.pipelines.build import _add, accepted_clips, plan_variants, run_build
 from earwitness.pipelines.config import Config
@@ -38,22 +36,12 @@ def cpu() -> float:
 
 
 def prepare(root: Path, shared: Path, count: int) -> Path:
-    rows, source = [], root / "source"
+    source = root / "source"
     source.mkdir()
-    labels = shared / "media" / "vggsounder" / "labels.csv"
-    if labels.exists():
-        for row in csv.DictReader(labels.open()):
-            shutil.copy(labels.parent / row["file"], source / row["file"])
-            rows.append((row["ytid"], int(row["start_seconds"]), row["audioset_name"]))
-    names = ["Dog", "Cat", "Rain", "Guitar"]
-    for i in range(count - len(rows)):
-        ytid, name = f"Generated{i:02d}", names[i % len(names)]
-        make_clip(source / f"{ytid}_000000.mp4", 10.5, size="320x240", rate=25, frequency=tone_for(name))
-        rows.append((ytid, 0, name))
     table = [
         {"ytid": y, "start_ms": s * 1000, "end_ms": s * 1000 + 10000, "class_id": f"/c/{n}", "class_name": n,
          "labels": [], "line": 1}
-        for y, s, n in rows
+        for y, s, n in clip_folder(source, shared, count)
     ]  # fmt: skip
     candidates = str(write_table(pa.Table.from_pylist(table), root / "eval.parquet", CANDIDATES))
     config = Config()
@@ -63,11 +51,9 @@ def prepare(root: Path, shared: Path, count: int) -> Path:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips", type=int, default=16)
-    default_shared = os.environ.get("EARWITNESS_SHARED", Path(__file__).resolve().parents[2] / "shared")
-    parser.add_argument("--shared", type=Path, default=Path(default_shared))
-    args = parser.parse_args()
+    arguments = parser(__doc__)
+    arguments.add_argument("--clips", type=int, default=16)
+    args = arguments.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         acquired = prepare(root, args.shared, args.clips)

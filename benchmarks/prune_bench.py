@@ -10,7 +10,6 @@ noise hits both; the figures are medians, and the ratio is what to read.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -20,6 +19,7 @@ import time
 from pathlib import Path
 
 import pyarrow.csv as pacsv
+from common import parser
 
 from earwitness.pipelines.config import PruneConfig
 from earwitness.pipelines.prune import run_prune
@@ -40,11 +40,9 @@ def read_floor(paths: list[Path]) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    default_shared = os.environ.get("EARWITNESS_SHARED", Path(__file__).resolve().parents[2] / "shared")
-    parser.add_argument("--shared", type=Path, default=Path(default_shared))
-    args = parser.parse_args()
+    arguments = parser(__doc__)
+    arguments.add_argument("--repeats", type=int, default=5)
+    args = arguments.parse_args()
     audioset = args.shared / "audioset"
     if not (audioset / "ontology.json").exists():
         print(f"skipped: the real AudioSet files are not at {audioset}", file=sys.stderr)
