@@ -23,7 +23,7 @@ import tarfile
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import apache_beam as beam
@@ -34,6 +34,7 @@ from apache_beam.metrics import Metrics
 
 from earwitness.errors import EarwitnessError
 from earwitness.pipelines.config import BuildConfig, Config
+from earwitness.pipelines.release import BuildResult, write_release
 from earwitness.pipelines.runners import describe, pipeline_options
 from earwitness.schemas import CLIPS, PREFERENCES, QA, SAMPLES, read_table, write_table
 from earwitness.transforms.interventions import Clip, Intervention, Pools, Variant, load, seeded
@@ -179,19 +180,7 @@ def manifest_row(variant: Variant, shard: str, offset: int, data: bytes, audio_t
     }
 
 
-@dataclass
-class BuildResult:
-    out: Path
-    samples: pa.Table
-    qa: pa.Table
-    preferences: pa.Table
-    funnel: dict[str, int] = field(default_factory=dict)
-    failed: list[dict] = field(default_factory=list)
-
-
 def run_build(config: Config, clips_dir: str | Path, out: str | Path) -> BuildResult:
-    from earwitness.pipelines.release import write_release
-
     settings, out = config.build, Path(out)
     if out.exists() and any(out.iterdir()) and not (out / WORK).exists():
         raise EarwitnessError(f"{out}: not empty and not a build in progress; releases go to a new folder")

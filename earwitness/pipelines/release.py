@@ -6,22 +6,30 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import pyarrow as pa
 
 from earwitness import __version__
 from earwitness.pipelines.config import Config
+from earwitness.pipelines.report import write_report
 from earwitness.transforms.interventions import Clip
-
-if TYPE_CHECKING:
-    from earwitness.pipelines.build import BuildResult
 
 CHECKSUMS = "SHA256SUMS"
 
 
-def write_release(result: BuildResult, config: Config, clips: list[Clip]) -> None:
-    from earwitness.pipelines.report import write_report
+@dataclass
+class BuildResult:
+    out: Path
+    samples: pa.Table
+    qa: pa.Table
+    preferences: pa.Table
+    funnel: dict[str, int] = field(default_factory=dict)
+    failed: list[dict] = field(default_factory=list)
 
+
+def write_release(result: BuildResult, config: Config, clips: list[Clip]) -> None:
     out = result.out
     samples = result.samples.to_pylist()
     _write_exports(out, samples, result.qa.to_pylist(), result.preferences.to_pylist())

@@ -21,7 +21,7 @@ from earwitness.pipelines.config import Config
 from earwitness.transforms.media import decode_audio
 
 if TYPE_CHECKING:
-    from earwitness.pipelines.build import BuildResult
+    from earwitness.pipelines.release import BuildResult
 
 STYLE = """body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse}
 td,th{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left}.n{text-align:right}
