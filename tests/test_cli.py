@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import pyarrow.parquet as pq
 from conftest import write_segments
 
 
@@ -22,6 +23,17 @@ def test_the_demo_runs_offline_and_leaves_a_readable_run_folder(tmp_path):
     assert all(f["unique"] > 10 for f in funnel.values())
     assert "single_class" in result.stdout and "demo done" in result.stdout
     assert (prune / "classes.svg").exists() and (prune / "nodes.parquet").exists()
+
+    # the demo's release is complete, and scoring its own answers gives full marks
+    release = tmp_path / "demo" / "release"
+    assert (release / "report.html").exists() and (release / "SHA256SUMS").exists()
+    qa = pq.read_table(release / "manifests" / "qa.parquet").to_pylist()
+    predictions = tmp_path / "predictions.jsonl"
+    predictions.write_text("".join(json.dumps({"qid": q["qid"], "answer": q["answer"]}) + "\n" for q in qa))
+    scored = earwitness("score", str(predictions), "--release", str(release), "--json", str(tmp_path / "s.json"))
+    assert scored.returncode == 0, scored.stderr
+    result = json.loads((tmp_path / "s.json").read_text())
+    assert result["overall"]["accuracy"] == 1.0 and result["overall"]["questions"] == len(qa)
 
 
 def test_prune_flags_override_the_config(tmp_path, tiny):
