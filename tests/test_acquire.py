@@ -296,3 +296,32 @@ def test_the_pipeline_survives_beams_portable_job_api(tmp_path, media):
         result = run_acquire(settings, candidates, tmp_path / "out")
     assert [r["status"] for r in result.clips.to_pylist()] == ["ok", "failed"]
     assert result.counters.get("downloaded") == 1
+
+
+def test_a_picture_that_needs_no_change_is_copied_not_re_encoded(tmp_path, media):
+    def packets(path, limit_s=None):
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            return [
+                bytes(p)
+                for p in container.demux(stream)
+                if p.size and (limit_s is None or p.pts * stream.time_base < limit_s)
+            ]
+
+    source = media / "GoodClip001_000000.mp4"
+    with serve(media) as server:
+        copied = run_acquire(
+            config(server.url + TEMPLATE), [write_candidates(tmp_path, [candidate("GoodClip001")])], tmp_path / "a"
+        )
+        encoded = run_acquire(
+            config(server.url + TEMPLATE, copy_video=False),
+            [write_candidates(tmp_path, [candidate("GoodClip001")])],
+            tmp_path / "b",
+        )
+    (fast,) = copied.clips.to_pylist()
+    (slow,) = encoded.clips.to_pylist()
+    assert packets(fast["path"]) == packets(source, limit_s=10.0)  # the same H.264, untouched
+    assert packets(slow["path"]) != packets(source, limit_s=10.0)
+    for row in (fast, slow):
+        audio, rate, frames, fps = decode(row["path"])
+        assert frames == round(10 * fps) and abs(len(audio) - 10 * rate) <= 1024

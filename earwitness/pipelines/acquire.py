@@ -166,7 +166,7 @@ class AcquireClip(beam.DoFn):
                 raise AcquireFailure("too_short", f"{available:.2f} s of media, {self.job.spec.seconds:g} s needed")
             clip = workdir / f"clip.{self.job.spec.container}"
             try:
-                info = normalise(fetched.path, clip, self.job.spec, fetched.offset_s)
+                info = normalise(fetched.path, clip, self.job.spec, fetched.offset_s, source)
             except EarwitnessError as exc:  # the source decoded, so this is ffmpeg, the disk or time
                 raise AcquireFailure("normalise_failed", str(exc), transient=True) from None
             record = info.as_dict() | {
@@ -261,6 +261,7 @@ def _job(config: Config, store: str, scratch: Path, progress: Path) -> AcquireJo
         channels=s.channels,
         crf=s.crf,
         preset=s.preset,
+        copy_video=s.copy_video,
         ffmpeg=config.media.ffmpeg,
     )
     download = DownloadOptions(

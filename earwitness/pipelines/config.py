@@ -58,6 +58,7 @@ class AcquireConfig(Section):
     sample_rate: int = Field(44100, gt=0)
     channels: int = Field(2, ge=1, le=8)
     crf: int = Field(23, ge=0, le=51)
+    copy_video: bool = Field(True, description="copy an H.264 picture that needs no change instead of re-encoding")
     preset: str = Field("veryfast", description="libx264 preset")
     format: str = Field("bv*[height<=720]+ba/b[height<=720]/b", description="yt-dlp format selection")
     max_attempts: int = Field(4, ge=1, description="tries per clip in one run for transient failures")

@@ -23,6 +23,8 @@ class MediaInfo:
     height: int | None = None
     fps: float | None = None
     video_codec: str | None = None
+    pixel_format: str | None = None
+    video_start_s: float | None = None
     audio_codec: str | None = None
     sample_rate: int | None = None
     channels: int | None = None
@@ -48,6 +50,10 @@ def probe(path: str | Path, decode_check: bool = False) -> MediaInfo:
                 height=video.codec_context.height if video else None,
                 fps=float(video.average_rate) if video and video.average_rate else None,
                 video_codec=video.codec_context.name if video else None,
+                pixel_format=video.codec_context.pix_fmt if video else None,
+                video_start_s=float(video.start_time * video.time_base)
+                if video and video.start_time is not None
+                else None,
                 audio_codec=audio.codec_context.name if audio else None,
                 sample_rate=audio.codec_context.sample_rate if audio else None,
                 channels=audio.codec_context.channels if audio else None,
