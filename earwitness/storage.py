@@ -66,6 +66,14 @@ class Input:
             raise EarwitnessError(f"{self.source}: the file is empty once decompressed")
 
 
+def write_json(path: Path, value: object, sort_keys: bool = False) -> None:
+    """A local JSON file written under a temporary name and renamed: never seen half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}{ClipStore.TEMP_MARK}{uuid.uuid4().hex}")
+    temp.write_text(json.dumps(value, indent=2, sort_keys=sort_keys, ensure_ascii=False) + "\n")
+    temp.replace(path)
+
+
 def redact(source: str) -> str:
     """A URL fit for logs and reports: no user, password or query string (signed URLs carry keys)."""
     parts = urllib.parse.urlsplit(source)

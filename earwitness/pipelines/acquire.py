@@ -37,7 +37,7 @@ from earwitness.ontology.segments import split_name
 from earwitness.pipelines.config import AcquireConfig, Config
 from earwitness.pipelines.runners import describe, pipeline_options
 from earwitness.schemas import CANDIDATES, CLIPS, read_table, write_table
-from earwitness.storage import ClipStore, redact
+from earwitness.storage import ClipStore, redact, write_json
 from earwitness.transforms.ffmpeg import ffmpeg_binary
 from earwitness.transforms.normalise import ClipSpec, normalise
 from earwitness.transforms.probe import Undecodable, probe
@@ -340,7 +340,7 @@ def _write_summary(path: Path, result: AcquireResult, settings: AcquireConfig, i
         "counters": result.counters,
         "config": shown,
     }
-    path.write_text(json.dumps(summary, indent=2) + "\n")
+    write_json(path, summary)
 
 
 def _reset(folder: Path, recreate: bool = True) -> None:

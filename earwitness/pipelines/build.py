@@ -37,6 +37,7 @@ from earwitness.pipelines.config import BuildConfig, Config
 from earwitness.pipelines.release import BuildResult, write_release
 from earwitness.pipelines.runners import describe, pipeline_options
 from earwitness.schemas import CLIPS, PREFERENCES, QA, SAMPLES, read_table, write_table
+from earwitness.storage import write_json
 from earwitness.transforms.interventions import Clip, Intervention, Pools, Variant, load, seeded
 from earwitness.transforms.media import Media
 from earwitness.transforms.preferences import preference_pairs
@@ -83,8 +84,7 @@ class WriteShard(beam.DoFn):
             scratch = Path(self.release) / WORK / "scratch"
             rows, failed = write_shard(plan, target, self.registry, self.media, scratch)
             size = target.stat().st_size if rows else None
-            record.parent.mkdir(parents=True, exist_ok=True)
-            record.write_text(json.dumps({"plan": plan.fingerprint, "bytes": size, "rows": rows, "failed": failed}))
+            write_json(record, {"plan": plan.fingerprint, "bytes": size, "rows": rows, "failed": failed})
         Metrics.counter(NAMESPACE, "samples").inc(len(rows))
         for failure in failed:
             Metrics.counter(NAMESPACE, "variants_failed").inc()

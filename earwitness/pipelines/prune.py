@@ -9,7 +9,6 @@ Writes into the run folder:
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from earwitness.ontology.picture import tree_svg
 from earwitness.ontology.segments import SegmentBlock, ordered_map, segment_blocks, split_name
 from earwitness.pipelines.config import PruneConfig
 from earwitness.schemas import CANDIDATES, NODES, REJECTS, write_table
-from earwitness.storage import read_input, redact
+from earwitness.storage import read_input, redact, write_json
 
 log = logging.getLogger(__name__)
 FUNNEL_STEPS = ("read", "well_formed", *STEPS, "unique")
@@ -154,13 +153,13 @@ def _write(result: PruneResult, config: PruneConfig) -> None:
     listed = classes.classes_json()
     for entry in listed:
         entry["candidates"] = {split: counts.get(entry["id"], 0) for split, counts in per_split.items()}
-    _write_json(out / "classes.json", listed)
-    _write_json(out / "funnel.json", result.funnel)
+    write_json(out / "classes.json", listed)
+    write_json(out / "funnel.json", result.funnel)
     (out / "classes.svg").write_text(tree_svg(classes, per_class))
     empty = [classes.ontology.name(c) for c, n in per_class.items() if n == 0]
     if empty:
         result.run_warnings.append(f"classes without a candidate in any split: {'; '.join(empty)}")
-    _write_json(
+    write_json(
         out / "prune.json",
         {
             "earwitness": __version__,
@@ -185,9 +184,3 @@ def _shared_videos(splits: list[SplitResult]) -> int:
     """YouTube videos that are candidates in more than one split (the build keeps each in one)."""
     seen = [set(s.candidates["ytid"].to_pylist()) for s in splits]
     return sum(len(a & b) for i, a in enumerate(seen) for b in seen[i + 1 :])
-
-
-def _write_json(path: Path, value: object) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
-    tmp.replace(path)

@@ -14,6 +14,7 @@ import pyarrow as pa
 from earwitness import __version__
 from earwitness.pipelines.config import Config
 from earwitness.pipelines.report import write_report
+from earwitness.storage import write_json
 from earwitness.transforms.interventions import Clip
 
 CHECKSUMS = "SHA256SUMS"
@@ -35,9 +36,11 @@ def write_release(result: BuildResult, config: Config, clips: list[Clip]) -> Non
     _write_exports(out, samples, result.qa.to_pylist(), result.preferences.to_pylist())
     groups = _shard_groups(out, samples)
     for (split, variant), shards in groups.items():
-        _write_json(out / "index" / f"{split}-{variant}.json", _wids_index(out, f"{split}-{variant}", shards, samples))
+        write_json(
+            out / "index" / f"{split}-{variant}.json", _wids_index(out, f"{split}-{variant}", shards, samples), True
+        )
     stats = _stats(result, clips)
-    _write_json(out / "stats.json", stats)
+    write_json(out / "stats.json", stats, sort_keys=True)
     (out / "README.md").write_text(dataset_card(config, stats, groups))
     write_report(out, result, config)
     write_checksums(out)
@@ -193,8 +196,3 @@ def write_checksums(out: Path) -> None:
     )
     lines = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(out).as_posix()}" for p in files]
     (out / CHECKSUMS).write_text("\n".join(lines) + "\n")
-
-
-def _write_json(path: Path, value: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
