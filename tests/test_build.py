@@ -14,6 +14,7 @@ import yaml
 from conftest import SHARED
 
 from earwitness.demo.clips import make_clip, tone_for
+from earwitness.errors import EarwitnessError
 from earwitness.pipelines.acquire import run_acquire
 from earwitness.pipelines.build import run_build
 from earwitness.pipelines.config import Config
@@ -387,3 +388,46 @@ def test_checksums_skip_only_the_releases_own_work_folder(tmp_path):
     (out / ".build" / "scratch").write_bytes(b"y")
     write_checksums(out)
     assert [line.split("  ")[1] for line in (out / "SHA256SUMS").read_text().splitlines()] == ["eval/a.tar"]
+
+
+def test_the_build_takes_only_clips_the_verifier_passed_and_annotators_accepted(acquired, tmp_path):
+    from earwitness.pipelines.build import accepted_clips
+    from earwitness.schemas import CONSENSUS, VERDICTS
+
+    run = tmp_path / "run"
+    (run / "acquire").mkdir(parents=True)
+    clips = read_table(acquired / "clips.parquet", CLIPS)
+    write_table(clips, run / "acquire" / "clips.parquet", CLIPS)
+    ok = sorted((r for r in clips.to_pylist() if r["status"] == "ok"), key=lambda r: r["key"])
+    passed, failed, stale, unjudged = ok[0], ok[1], ok[2], ok[3]
+    verdicts = [
+        {"key": r["key"], "sha256": sha, "class_id": r["class_id"], "class_name": r["class_name"], "model": "m",
+         "prompt_version": "v1", "threshold": 0.5, "skipped": [], "passed": good, "status": "ok",
+         "prefill_tokens": 1, "naive_tokens": 4, "reason": None, "first_failed": None if good else "audio_black"}
+        | dict.fromkeys(["visual_muted", "audio_black", "visual_full", "audio_full"], 0.9 if good else 0.1)
+        for r, sha, good in [(passed, passed["sha256"], True), (failed, failed["sha256"], False),
+                             (stale, "0" * 64, True)] + [(r, r["sha256"], True) for r in ok[4:]]
+    ]  # fmt: skip
+    write_table(pa.Table.from_pylist(verdicts), run / "verify" / "verdicts.parquet", VERDICTS)
+
+    def keys(**build) -> set[str]:
+        return {c.key for c in accepted_clips(run / "acquire", settings(**build).build)[0]}
+
+    verified = {passed["key"]} | {r["key"] for r in ok[4:]}
+    assert keys() == verified  # 'auto' finds verify/ beside the clips folder
+    assert unjudged["key"] not in keys() and stale["key"] not in keys()
+    assert keys(verdicts="off") == {r["key"] for r in ok}
+
+    consensus = [
+        {"key": r["key"], "task_id": i, "status": "accepted" if i % 2 == 0 else "rejected", "accepted": i % 2 == 0,
+         "annotations": 2, "visible_passes": 2, "dominant_passes": 2, "action_passes": 2 * (i % 2 == 0),
+         "annotators": ["1", "2"], "comment": None}
+        for i, r in enumerate(ok)
+    ]  # fmt: skip
+    write_table(pa.Table.from_pylist(consensus), tmp_path / "elsewhere.parquet", CONSENSUS)
+    both = keys(consensus=str(tmp_path / "elsewhere.parquet"))
+    assert both == {r["key"] for i, r in enumerate(ok) if i % 2 == 0} & verified
+    _, funnel = accepted_clips(run / "acquire", settings(consensus=str(tmp_path / "elsewhere.parquet")).build)
+    assert funnel["clips_verified"] == len(verified) and funnel["clips_accepted"] == len(both)
+    with pytest.raises(EarwitnessError, match="no such consensus table"):
+        keys(consensus=str(tmp_path / "missing.parquet"))

@@ -34,6 +34,7 @@ from apache_beam.metrics import Metrics
 
 from earwitness.errors import EarwitnessError
 from earwitness.pipelines.config import BuildConfig, Config
+from earwitness.pipelines.gates import ACCEPTED, VERIFIED, apply_gates
 from earwitness.pipelines.release import BuildResult, write_release
 from earwitness.pipelines.runners import describe, pipeline_options
 from earwitness.schemas import CLIPS, PREFERENCES, QA, SAMPLES, read_table, write_table
@@ -240,11 +241,18 @@ def run_build(config: Config, clips_dir: str | Path, out: str | Path) -> BuildRe
 
 
 def accepted_clips(clips_dir: Path, settings: BuildConfig) -> tuple[list[Clip], dict[str, int]]:
-    """Acquire's ok clips, each video in one split only (the first in split_priority)."""
+    """Acquire's ok clips that pass the gates present, each video in one split only (the first in split_priority).
+
+    The gates' tables are found beside the clips folder: <run>/acquire, <run>/verify, <run>/annotate.
+    """
     table = read_table(clips_dir / "clips.parquet", CLIPS)
     rows = [r for r in table.to_pylist() if r["status"] == "ok"]
     if not rows:
         raise EarwitnessError(f"{clips_dir / 'clips.parquet'}: no clip was acquired ({len(table)} rows, none ok)")
+    ok = len(rows)
+    rows, gated = apply_gates(rows, {VERIFIED: settings.verdicts, ACCEPTED: settings.consensus}, clips_dir.parent)
+    if not rows:
+        raise EarwitnessError(f"no clip passed the gates ({gated}); see verdicts.parquet and consensus.parquet")
     rank = {s: i for i, s in enumerate(settings.split_priority)}
     rows.sort(key=lambda r: (rank.get(r["split"], len(rank)), r["split"], r["key"]))
     seen: dict[str, str] = {}
@@ -259,7 +267,7 @@ def accepted_clips(clips_dir: Path, settings: BuildConfig) -> tuple[list[Clip], 
             channels=r["channels"], ytid=r["ytid"], start_ms=r["start_ms"], end_ms=r["end_ms"],
         )  # fmt: skip
         clips.append(clip)
-    funnel = {"clips": len(table), "clips_ok": len(rows), "clips_in_one_split": len(clips)}
+    funnel = {"clips": len(table), "clips_ok": ok} | gated | {"clips_in_one_split": len(clips)}
     return sorted(clips, key=lambda c: (c.split, c.key)), funnel
 
 

@@ -72,6 +72,45 @@ class AcquireConfig(Section):
     proxy: str | None = Field(None, description="proxy URL; give credentials with EARWITNESS_PROXY instead")
 
 
+QUESTIONS = ("visual_muted", "audio_black", "visual_full", "audio_full")
+
+
+class VerifyConfig(Section):
+    model: str | None = Field(None, description="the omni model: a local folder or a hub id (Qwen/Qwen2.5-Omni-7B)")
+    device: str = Field("auto", description="auto (cuda when present), cpu, cuda, cuda:1 ...")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="auto: bfloat16 on GPU")
+    attention: str = Field("sdpa", description="attn_implementation: sdpa, flash_attention_2, eager")
+    prompts: str = Field("v1", description="the versioned prompt set (earwitness.transforms.verifier.PROMPTS)")
+    threshold: float = Field(0.5, ge=0.0, le=1.0, description="a question says yes when P(yes) >= this")
+    order: list[str] = Field(
+        default_factory=lambda: ["audio_black", "visual_muted", "audio_full", "visual_full"],
+        description="the order questions are asked in; put the most selective first",
+    )
+    early_stop: bool = Field(True, description="stop at the first no (the rest are recorded as skipped)")
+    fps: float = Field(2.0, gt=0, description="frames per second shown to the model")
+    max_pixels: int = Field(360 * 640, gt=0, description="frames are scaled down to at most this many pixels")
+    batch_min: int = Field(1, ge=1, description="RunInference's min_batch_size")
+    batch_max: int = Field(4, ge=1, description="RunInference's max_batch_size")
+    batch_wait_s: float = Field(10.0, gt=0, description="longest a partial batch waits")
+    shared_model: bool = Field(True, description="one model per worker machine, shared by its processes")
+    model_copies: int = Field(1, ge=1, description="models per machine when shared (one per GPU)")
+    accelerator: str | None = Field(
+        None, description="a Beam resource hint, e.g. 'type:nvidia-l4;count:1;install-nvidia-driver'"
+    )
+
+    @field_validator("order")
+    @classmethod
+    def _known_questions(cls, value: list[str]) -> list[str]:
+        if sorted(value) != sorted(QUESTIONS):
+            raise ValueError(f"name each of {', '.join(QUESTIONS)} exactly once")
+        return value
+
+
+class AnnotateConfig(Section):
+    url: str = Field("http://localhost:8080", description="the Label Studio server")
+    project: str = Field("earwitness", description="the project's title")
+
+
 class BeamConfig(Section):
     runner: str = Field("FnApiRunner", description="a Beam runner; FnApiRunner never downloads anything")
     workers: int = Field(0, ge=0, description="0 runs in-process; N runs N local worker processes")
@@ -105,6 +144,16 @@ class BuildConfig(Section):
     long_context_words: int = Field(300, ge=0, description="words of irrelevant context in class_long questions")
     report_samples: int = Field(2, ge=0, description="samples per variant shown in report.html")
     license: str = Field("cc-by-4.0", description="the dataset card's license (AudioSet's labels are CC BY 4.0)")
+    verdicts: str = Field(
+        "auto",
+        description="take only clips the verifier passed: 'auto' uses verify/verdicts.parquet beside the "
+        "clips folder when it exists, a path requires that table, 'off' ignores verdicts",
+    )
+    consensus: str = Field(
+        "auto",
+        description="take only clips two annotators accepted: 'auto' uses annotate/consensus.parquet beside "
+        "the clips folder when it exists, a path requires that table, 'off' ignores consensus",
+    )
 
 
 class Config(Section):
@@ -115,6 +164,8 @@ class Config(Section):
     beam: BeamConfig = Field(default_factory=BeamConfig)
     prune: PruneConfig = Field(default_factory=PruneConfig)
     acquire: AcquireConfig = Field(default_factory=AcquireConfig)
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    annotate: AnnotateConfig = Field(default_factory=AnnotateConfig)
     build: BuildConfig = Field(default_factory=BuildConfig)
 
 

@@ -138,3 +138,54 @@ PREFERENCES = TableSchema(
         ]
     ),
 )
+
+# verify: one row per clip, the four yes/no questions scored by an omni model. A row is valid for
+# the clip with this sha256 under this model and prompt version; anything else is scored again.
+VERDICTS = TableSchema(
+    "verdicts",
+    1,
+    pa.schema(
+        [
+            pa.field("key", pa.string(), nullable=False),
+            pa.field("sha256", pa.string(), nullable=False),  # of the clip that was scored
+            pa.field("class_id", pa.string(), nullable=False),
+            pa.field("class_name", pa.string(), nullable=False),
+            pa.field("model", pa.string(), nullable=False),
+            pa.field("prompt_version", pa.string(), nullable=False),
+            pa.field("threshold", pa.float64(), nullable=False),
+            # P(yes) of each question; null when early stop skipped it or the clip failed
+            pa.field("visual_muted", pa.float64()),  # (a) frames, audio removed: is <class> visible?
+            pa.field("audio_black", pa.float64()),  # (b) black frames with the audio: is <class> audible?
+            pa.field("visual_full", pa.float64()),  # (c) the full clip: is <class> visible?
+            pa.field("audio_full", pa.float64()),  # (d) the full clip: is <class> audible?
+            pa.field("skipped", pa.list_(pa.string()), nullable=False),  # questions early stop left out
+            pa.field("passed", pa.bool_(), nullable=False),  # every question asked said yes
+            pa.field("first_failed", pa.string()),  # the first question (in asking order) that said no
+            pa.field("status", pa.string(), nullable=False),  # ok | failed
+            pa.field("reason", pa.string()),  # "<code>: <detail>" for failures
+            pa.field("prefill_tokens", pa.int64(), nullable=False),  # tokens the model actually prefilled
+            pa.field("naive_tokens", pa.int64(), nullable=False),  # four separate full passes would cost
+        ]
+    ),
+)
+
+# annotate: one row per clip pushed to Label Studio, the two-annotator consensus.
+CONSENSUS = TableSchema(
+    "consensus",
+    1,
+    pa.schema(
+        [
+            pa.field("key", pa.string(), nullable=False),
+            pa.field("task_id", pa.int64(), nullable=False),
+            pa.field("status", pa.string(), nullable=False),  # accepted | rejected | split | pending
+            pa.field("accepted", pa.bool_(), nullable=False),  # two distinct annotators passed all three
+            pa.field("annotations", pa.int32(), nullable=False),  # counted once per distinct annotator
+            # passes per question, among the distinct annotators
+            pa.field("visible_passes", pa.int32(), nullable=False),
+            pa.field("dominant_passes", pa.int32(), nullable=False),
+            pa.field("action_passes", pa.int32(), nullable=False),
+            pa.field("annotators", pa.list_(pa.string()), nullable=False),  # Label Studio user ids
+            pa.field("comment", pa.string()),
+        ]
+    ),
+)
