@@ -111,6 +111,13 @@ class AnnotateConfig(Section):
     project: str = Field("earwitness", description="the project's title")
 
 
+class PublishConfig(Section):
+    dest: str | None = Field(None, description="where releases are published (any fsspec URL); None: not published")
+
+
+STAGES = ("prune", "acquire", "verify", "annotate", "build", "publish")
+
+
 class BeamConfig(Section):
     runner: str = Field("FnApiRunner", description="a Beam runner; FnApiRunner never downloads anything")
     workers: int = Field(0, ge=0, description="0 runs in-process; N runs N local worker processes")
@@ -160,6 +167,9 @@ class Config(Section):
     version: int = Field(1, description="the configuration format's version")
     name: str = Field("earwitness", description="the build's name, used in reports")
     out: str = Field("runs/earwitness", description="the run folder every stage writes below")
+    stages: list[str] = Field(
+        default_factory=lambda: list(STAGES), description="the stages a scheduled rebuild runs; the others are skipped"
+    )
     media: MediaConfig = Field(default_factory=MediaConfig)
     beam: BeamConfig = Field(default_factory=BeamConfig)
     prune: PruneConfig = Field(default_factory=PruneConfig)
@@ -167,6 +177,15 @@ class Config(Section):
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
     annotate: AnnotateConfig = Field(default_factory=AnnotateConfig)
     build: BuildConfig = Field(default_factory=BuildConfig)
+    publish: PublishConfig = Field(default_factory=PublishConfig)
+
+    @field_validator("stages")
+    @classmethod
+    def _known_stages(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(STAGES))
+        if unknown:
+            raise ValueError(f"unknown stages {unknown}; the stages are {', '.join(STAGES)}")
+        return value
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
