@@ -71,6 +71,24 @@ def acquire(
 
 
 @app.command()
+def verify(
+    clips: Annotated[Path, typer.Argument(help="acquire's output folder (holding clips.parquet)")],
+    model: Annotated[str | None, typer.Option(help="the omni model: a local folder or a hub id")] = None,
+    out: Annotated[Path | None, typer.Option(help="where to write (default: <config out>/verify)")] = None,
+    config: ConfigOption = None,
+    workers: Annotated[int | None, typer.Option(help="worker processes (0: in-process)")] = None,
+    set_: SetOption = None,
+) -> None:
+    """Acquired clips -> four yes/no questions to an omni model -> verdicts.parquet."""
+    from earwitness.pipelines.verify import run_verify
+
+    settings = _settings(config, set_)
+    if workers is not None:
+        settings.beam.workers = workers
+    _report_verify(run_verify(settings, clips, out or Path(settings.out) / "verify", model))
+
+
+@app.command()
 def build(
     clips: Annotated[Path, typer.Argument(help="acquire's output folder (holding clips.parquet)")],
     out: Annotated[Path | None, typer.Option(help="the release folder (default: <config out>/release)")] = None,
@@ -157,6 +175,23 @@ def _report_acquire(result: AcquireResult) -> None:
     for name, value in result.counters.items():
         typer.echo(f"  {name:<28}{value:>10,}")
     typer.echo(f"wrote {result.out / 'clips.parquet'}")
+
+
+def _report_verify(result) -> None:
+    summary = json.loads((result.out / "verify.json").read_text())
+    typer.echo(
+        f"clips: {summary['clips']:,}, passed {summary['passed']:,}; asked {result.asked:,} now, "
+        f"{result.reused:,} verdicts reused"
+    )
+    for reason, n in summary["failed_to_ask"].items():
+        typer.echo(f"  not asked, {reason:<20}{n:>8,}")
+    for question, n in summary["first_failed"].items():
+        typer.echo(f"  first no: {question:<20}{n:>8,}")
+    if summary["naive_tokens"]:
+        typer.echo(
+            f"  prefill tokens {summary['prefill_tokens']:,} ({summary['prefill_fraction_of_naive']:.0%} of naive)"
+        )
+    typer.echo(f"wrote {result.out / 'verdicts.parquet'}")
 
 
 def _report_build(result: BuildResult) -> None:

@@ -88,6 +88,7 @@ class VerifyConfig(Section):
     )
     early_stop: bool = Field(True, description="stop at the first no (the rest are recorded as skipped)")
     fps: float = Field(2.0, gt=0, description="frames per second shown to the model")
+    min_pixels: int = Field(128 * 28 * 28, gt=0, description="the model's frames have at least this many pixels")
     max_pixels: int = Field(360 * 640, gt=0, description="frames are scaled down to at most this many pixels")
     batch_min: int = Field(1, ge=1, description="RunInference's min_batch_size")
     batch_max: int = Field(4, ge=1, description="RunInference's max_batch_size")
