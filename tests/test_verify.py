@@ -105,7 +105,7 @@ def test_audio_tokens_are_where_the_question_needs_them(scorer, clips):
     for name, (_, media) in QUESTIONS.items():
         with_audio = media != "frames"
         inputs = scorer.processor(
-            text=[scorer.prompts.prefix("<|vision_bos|><|VIDEO|><|vision_eos|>")], videos=[clips[0].frames],
+            text=[scorer.prompts.prefix(scorer.media)], videos=[clips[0].frames],
             load_audio_from_video=with_audio, videos_kwargs=scorer.video_kwargs, return_tensors="pt",
             **({"audio": [clips[0].audio], "audio_from_video_indices": [0]} if with_audio else {}),
         )  # fmt: skip
@@ -233,3 +233,22 @@ def test_no_model_and_an_unknown_model_are_clear_errors(acquired, tmp_path):
     with pytest.raises(EarwitnessError, match="not a model folder"):
         run_verify(Config(), acquired, tmp_path / "v", str(tmp_path / "not-a-model"))
     assert read_table(acquired / "clips.parquet", CLIPS).num_rows == 11
+
+
+def test_qwen3_omni_is_asked_through_its_own_forward_with_early_stop(acquired, tmp_path, clips):
+    """Qwen3-Omni's deepstack visual features do not fit the shared path: every question is a full pass."""
+    from earwitness.transforms.verifier.scorer import PlainScorer
+
+    model = save_tiny_model(tmp_path / "tiny-qwen3-omni", family="qwen3_omni_moe")
+    processor = tiny_processor("qwen3_omni_moe")
+    plain = PlainScorer(tiny_thinker(processor, family="qwen3_omni_moe"), processor, PROMPTS["v1"], 0.0,
+                        early_stop=False, **PIXELS)  # fmt: skip
+    batch = plain.score(clips[:3])
+    for clip, verdict in zip(clips[:3], batch, strict=True):
+        reference = plain.naive_scores(clip)
+        assert verdict["scores"] == pytest.approx(reference, abs=TOLERANCE)
+        assert verdict["prefill_tokens"] == verdict["naive_tokens"]  # no shared savings on this path
+    result = run_verify(settings(threshold=1.0), acquired, tmp_path / "verify", str(model))
+    for r in (r for r in result.verdicts.to_pylist() if r["status"] == "ok"):
+        assert r["first_failed"] == "audio_black" and len(r["skipped"]) == 3
+        assert 0 < r["prefill_tokens"] < r["naive_tokens"] / 3

@@ -23,10 +23,14 @@ from earwitness.transforms.verifier.prompts import PROMPTS
 
 log = logging.getLogger(__name__)
 
-# model_type in config.json -> (thinker class, processor class) in transformers
+# model_type in config.json -> the thinker and processor classes in transformers, and how to ask it
+QWEN25 = ("Qwen2_5OmniThinkerForConditionalGeneration", "Qwen2_5OmniProcessor", "OmniScorer")
+QWEN3 = ("Qwen3OmniMoeThinkerForConditionalGeneration", "Qwen3OmniMoeProcessor", "PlainScorer")
 FAMILIES = {
-    "qwen2_5_omni": ("Qwen2_5OmniThinkerForConditionalGeneration", "Qwen2_5OmniProcessor"),
-    "qwen2_5_omni_thinker": ("Qwen2_5OmniThinkerForConditionalGeneration", "Qwen2_5OmniProcessor"),
+    "qwen2_5_omni": QWEN25,
+    "qwen2_5_omni_thinker": QWEN25,
+    "qwen3_omni_moe": QWEN3,
+    "qwen3_omni_moe_thinker": QWEN3,
 }
 
 
@@ -51,10 +55,10 @@ def load_scorer(settings: ScorerSettings):
     import torch
     import transformers
 
-    from earwitness.transforms.verifier.scorer import OmniScorer
+    from earwitness.transforms.verifier import scorer
 
-    family = _family(settings.model)
-    thinker_class, processor_class = (getattr(transformers, name) for name in FAMILIES[family])
+    thinker_name, processor_name, scorer_name = FAMILIES[_family(settings.model)]
+    thinker_class, processor_class = getattr(transformers, thinker_name), getattr(transformers, processor_name)
     device = settings.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -66,7 +70,7 @@ def load_scorer(settings: ScorerSettings):
     )
     model = model.to(device).eval()
     processor = processor_class.from_pretrained(settings.model)
-    return OmniScorer(
+    return getattr(scorer, scorer_name)(
         model,
         processor,
         PROMPTS[settings.prompts],

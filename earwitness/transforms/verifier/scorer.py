@@ -22,8 +22,6 @@ import torch
 from earwitness.transforms.verifier.clip_arrays import MODEL_RATE, ClipArrays
 from earwitness.transforms.verifier.prompts import QUESTIONS, PromptSet
 
-VIDEO = "<|vision_bos|><|VIDEO|><|vision_eos|>"
-
 
 def decide(scores: dict, threshold: float, order: list[str], early_stop: bool) -> dict | None:
     """The verdict from P(yes) per question: passed, the first that said no, and those early stop skipped.
@@ -83,6 +81,7 @@ class OmniScorer:
             "fps": fps, "do_sample_frames": False, "size": {"shortest_edge": min_pixels, "longest_edge": max_pixels},
         }  # fmt: skip
         self.merge = processor.video_processor.merge_size
+        self.media = f"{tokenizer.vision_bos_token}{tokenizer.video_token}{tokenizer.vision_eos_token}"
         self._black: dict[tuple, torch.Tensor] = {}
         self.device = next(model.parameters()).device
 
@@ -132,7 +131,7 @@ class OmniScorer:
     def encode(self, clip: ClipArrays) -> Encoded:
         processor, model = self.processor, self.model.model
         inputs = processor(
-            text=[self.prompts.prefix(VIDEO)],
+            text=[self.prompts.prefix(self.media)],
             videos=[clip.frames],
             audio=[clip.audio],
             audio_from_video_indices=[0],
@@ -151,7 +150,8 @@ class OmniScorer:
         if ids_full.count(self.audio_id) != len(audio):
             raise RuntimeError(f"{clip.key}: {ids_full.count(self.audio_id)} audio tokens for {len(audio)} features")
         n_video = int(grid[0].prod()) // self.merge**2
-        frames_only = self.prompts.prefix(VIDEO.replace("<|VIDEO|>", "<|VIDEO|>" * n_video))
+        video_token = processor.tokenizer.video_token
+        frames_only = self.prompts.prefix(self.media.replace(video_token, video_token * n_video))
         return Encoded(
             clip=clip,
             ids_full=ids_full,
@@ -272,26 +272,64 @@ class OmniScorer:
         logits = self.model.lm_head(last_hidden).float()
         return torch.sigmoid(logits[:, self.yes] - logits[:, self.no]).tolist()
 
-    # -- the reference: four full passes through the thinker's own forward ----------------------------------
+    # -- the reference: full passes through the thinker's own forward, the processor building every input --
 
     @torch.no_grad()
     def naive_scores(self, clip: ClipArrays) -> dict[str, float]:
-        scores = {}
-        for name, (_, media) in QUESTIONS.items():
-            text = self.prompts.prefix(VIDEO) + self.prompts.suffix(name, clip.class_name)
-            frames = np.zeros_like(clip.frames) if media == "black" else clip.frames
-            with_audio = media != "frames"
-            audio = {"audio": [clip.audio], "audio_from_video_indices": [0]} if with_audio else {}
-            inputs = self.processor(
-                text=[text], videos=[frames], load_audio_from_video=with_audio, sampling_rate=MODEL_RATE,
-                videos_kwargs=self.video_kwargs, return_tensors="pt", **audio,
-            ).to(self.device)  # fmt: skip
-            if with_audio:
-                assert (inputs["input_ids"] == self.audio_id).any(), "the processor dropped the audio"
-            out = self.model(**inputs, use_audio_in_video=with_audio)
-            logits = out.logits[0, -1].float()
-            scores[name] = float(torch.sigmoid(logits[self.yes] - logits[self.no]))
-        return scores
+        """Four separate full passes: what every saving above is held to."""
+        return {name: self._plain_pass([clip], name)[0][0] for name in QUESTIONS}
+
+    def _plain_pass(self, clips: list[ClipArrays], name: str) -> tuple[list[float], list[int]]:
+        media = QUESTIONS[name][1]
+        with_audio = media != "frames"
+        extra = {"audio": [c.audio for c in clips], "audio_from_video_indices": list(range(len(clips)))}
+        inputs = self.processor(
+            text=[self.prompts.prefix(self.media) + self.prompts.suffix(name, c.class_name) for c in clips],
+            videos=[np.zeros_like(c.frames) if media == "black" else c.frames for c in clips],
+            load_audio_from_video=with_audio, sampling_rate=MODEL_RATE, videos_kwargs=self.video_kwargs,
+            padding=True, return_tensors="pt", **(extra if with_audio else {}),
+        ).to(self.device)  # fmt: skip
+        if with_audio and not (inputs["input_ids"] == self.audio_id).any(dim=1).all():
+            raise RuntimeError("the processor dropped the audio of a clip")
+        hidden = self.model.model(**inputs, use_audio_in_video=with_audio).last_hidden_state
+        return self._p_yes(hidden[:, -1]), inputs["attention_mask"].sum(dim=1).tolist()
+
+
+class PlainScorer(OmniScorer):
+    """Every question a full pass through the thinker's own forward: for models whose encoders feed the
+    language model in ways the shared path does not reproduce (Qwen3-Omni's deepstack visual features).
+    Still one decode per clip, batches and early stop; no shared encoding or prefix."""
+
+    @torch.no_grad()
+    def score(self, clips: list[ClipArrays]) -> list[dict]:
+        scores: list[dict] = [{} for _ in clips]
+        lengths: list[dict] = [{} for _ in clips]
+        failed: list[str | None] = [None] * len(clips)
+        for name in self.order:
+            rows = [i for i in range(len(clips)) if not (self.early_stop and failed[i])]
+            if not rows:
+                break
+            probs, counts = self._plain_pass([clips[i] for i in rows], name)
+            for i, p, n in zip(rows, probs, counts, strict=True):
+                scores[i][name], lengths[i][name] = p, n
+                if p < self.threshold and failed[i] is None:
+                    failed[i] = name
+        results = []
+        for clip, score, spent in zip(clips, scores, lengths, strict=True):
+            naive = sum(spent.get(n) or self._length(clip, n) for n in QUESTIONS)
+            verdict = decide(score, self.threshold, self.order, self.early_stop)
+            results.append({"scores": score, **verdict, "prefill_tokens": sum(spent.values()), "naive_tokens": naive})
+        return results
+
+    def _length(self, clip: ClipArrays, name: str) -> int:
+        """A skipped question's length, for the naive count: the processor alone, no model."""
+        media = QUESTIONS[name][1]
+        extra = {"audio": [clip.audio], "audio_from_video_indices": [0]} if media != "frames" else {}
+        inputs = self.processor(
+            text=[self.prompts.prefix(self.media) + self.prompts.suffix(name, clip.class_name)], videos=[clip.frames],
+            load_audio_from_video=media != "frames", sampling_rate=MODEL_RATE, videos_kwargs=self.video_kwargs, **extra,
+        )  # fmt: skip
+        return len(inputs["input_ids"][0])
 
 
 def _add_tokens(tokens: list[int], rows: list[int], counts: list[int]) -> None:

@@ -1,4 +1,4 @@
-"""A tiny, randomly initialised Qwen2.5-Omni thinker and its real processor, built in code.
+"""Tiny, randomly initialised Qwen2.5-Omni and Qwen3-Omni thinkers and their real processors, built in code.
 
 No weights can be downloaded where tests and demos run, so this stands in for Qwen2.5-Omni-7B:
 the same classes, the same processor (tokenizer with the omni special tokens, Whisper features,
@@ -29,7 +29,7 @@ CORPUS = [
 ]
 
 
-def tiny_processor():
+def tiny_processor(family: str = "qwen2_5_omni"):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import (
         Qwen2_5OmniProcessor,
@@ -55,20 +55,24 @@ def tiny_processor():
         padding_side="left",
         extra_special_tokens=SPECIAL,
     )
-    return Qwen2_5OmniProcessor(
-        image_processor=Qwen2VLImageProcessor(),
-        video_processor=Qwen2VLVideoProcessor(),
-        feature_extractor=WhisperFeatureExtractor(feature_size=128),
-        tokenizer=tokenizer,
-    )
+    parts = {"image_processor": Qwen2VLImageProcessor(), "feature_extractor": WhisperFeatureExtractor(feature_size=128)}
+    if family == "qwen3_omni_moe":
+        from transformers import Qwen3OmniMoeProcessor, Qwen3VLVideoProcessor
+
+        return Qwen3OmniMoeProcessor(video_processor=Qwen3VLVideoProcessor(), tokenizer=tokenizer, **parts)
+    return Qwen2_5OmniProcessor(video_processor=Qwen2VLVideoProcessor(), tokenizer=tokenizer, **parts)
 
 
-def tiny_thinker(processor, seed: int = 0):
+def tiny_thinker(processor, seed: int = 0, family: str = "qwen2_5_omni"):
     import torch
-    from transformers import Qwen2_5OmniThinkerConfig, Qwen2_5OmniThinkerForConditionalGeneration
 
     tokenizer = processor.tokenizer
     ids = {name: tokenizer.convert_tokens_to_ids(token) for name, token in SPECIAL.items()}
+    torch.manual_seed(seed)
+    if family == "qwen3_omni_moe":
+        return _tiny_qwen3(len(tokenizer), ids).eval()
+    from transformers import Qwen2_5OmniThinkerConfig, Qwen2_5OmniThinkerForConditionalGeneration
+
     hidden = 32
     config = Qwen2_5OmniThinkerConfig(
         audio_config={
@@ -89,14 +93,39 @@ def tiny_thinker(processor, seed: int = 0):
         audio_end_token_id=ids["audio_eos_token"], vision_start_token_id=ids["vision_bos_token"],
         vision_end_token_id=ids["vision_eos_token"],
     )  # fmt: skip
-    torch.manual_seed(seed)
     return Qwen2_5OmniThinkerForConditionalGeneration(config).eval()
 
 
-def save_tiny_model(folder: str | Path, seed: int = 0) -> Path:
+def _tiny_qwen3(vocab: int, ids: dict):
+    from transformers import Qwen3OmniMoeThinkerConfig, Qwen3OmniMoeThinkerForConditionalGeneration
+
+    hidden = 32
+    config = Qwen3OmniMoeThinkerConfig(
+        audio_config={
+            "num_mel_bins": 128, "encoder_layers": 1, "encoder_attention_heads": 2, "encoder_ffn_dim": 32,
+            "d_model": 16, "output_dim": hidden, "downsample_hidden_size": 8,
+        },
+        vision_config={
+            "depth": 2, "hidden_size": 16, "intermediate_size": 32, "num_heads": 2, "out_hidden_size": hidden,
+            "deepstack_visual_indexes": [0], "num_position_embeddings": 64,
+        },
+        text_config={
+            "vocab_size": vocab, "hidden_size": hidden, "intermediate_size": 64, "num_hidden_layers": 2,
+            "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8, "moe_intermediate_size": 16,
+            "num_experts": 4, "num_experts_per_tok": 2,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [1, 1, 2],
+                                "mrope_interleaved": True},
+        },
+        audio_token_id=ids["audio_token"], image_token_id=ids["image_token"], video_token_id=ids["video_token"],
+        audio_start_token_id=ids["audio_bos_token"], vision_start_token_id=ids["vision_bos_token"],
+    )  # fmt: skip
+    return Qwen3OmniMoeThinkerForConditionalGeneration(config)
+
+
+def save_tiny_model(folder: str | Path, seed: int = 0, family: str = "qwen2_5_omni") -> Path:
     """Write a tiny thinker and its processor as a model folder; returns the folder."""
     folder = Path(folder)
-    processor = tiny_processor()
-    tiny_thinker(processor, seed).save_pretrained(folder)
+    processor = tiny_processor(family)
+    tiny_thinker(processor, seed, family).save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
