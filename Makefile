@@ -33,7 +33,7 @@ test: $(STAMP) $(LS_STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(STAMP) $(LS_STAMP)
 	$(BIN)/python benchmarks/prune_bench.py
 	$(BIN)/python benchmarks/acquire_bench.py
 	$(BIN)/python benchmarks/build_bench.py

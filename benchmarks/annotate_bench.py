@@ -6,7 +6,7 @@ must do; push also reads the project's tasks back and checks every clip file), a
 JSON export of the annotated project (pull also computes the consensus and writes two files).
 The clips are hard links of one generated clip, so only Label Studio's side is measured.
 
-    python benchmarks/annotate_bench.py [--clips 500]
+    python benchmarks/annotate_bench.py [--clips 200]
 """
 
 from __future__ import annotations
