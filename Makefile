@@ -3,8 +3,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The Label Studio server the annotate tests start: its own venv, it pins packages the project does not.
+LS_VENV := .venv-labelstudio
+LS_STAMP := $(LS_VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup labelstudio demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,18 +17,27 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+$(LS_STAMP):
+	$(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/pip install --quiet --upgrade pip
+	$(LS_VENV)/bin/pip install --quiet label-studio==1.23.2
+	touch $(LS_STAMP)
+
+labelstudio: $(LS_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/earwitness demo --out runs/demo
 
-test: $(STAMP)
+test: $(STAMP) $(LS_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(STAMP) $(LS_STAMP)
 	$(BIN)/python benchmarks/prune_bench.py
 	$(BIN)/python benchmarks/acquire_bench.py
 	$(BIN)/python benchmarks/build_bench.py
+	$(BIN)/python benchmarks/annotate_bench.py
 
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) $(LS_VENV) runs

@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.metrics import Metrics
 
+from earwitness.annotation.consensus import read_agreement
 from earwitness.errors import EarwitnessError
 from earwitness.pipelines.config import BuildConfig, Config
 from earwitness.pipelines.gates import ACCEPTED, VERIFIED, apply_gates
@@ -235,6 +236,7 @@ def run_build(config: Config, clips_dir: str | Path, out: str | Path) -> BuildRe
     write_table(result.samples, out / "manifests" / "samples.parquet", SAMPLES)
     write_table(result.qa, out / "manifests" / "qa.parquet", QA)
     write_table(result.preferences, out / "manifests" / "preferences.parquet", PREFERENCES)
+    result.annotation = read_agreement(ACCEPTED.locate(settings.consensus, Path(clips_dir).parent))
     write_release(result, config, clips)
     shutil.rmtree(out / WORK, ignore_errors=True)
     return result

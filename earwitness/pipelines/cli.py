@@ -13,6 +13,7 @@ import typer
 from earwitness import demo
 from earwitness.errors import EarwitnessError
 from earwitness.pipelines.acquire import AcquireResult, run_acquire
+from earwitness.pipelines.annotate import app as annotate_app
 from earwitness.pipelines.build import BuildResult, run_build
 from earwitness.pipelines.config import Config, dump_config, load_config
 from earwitness.pipelines.prune import FUNNEL_STEPS, PruneResult, run_prune
@@ -101,6 +102,9 @@ def build(
     if workers is not None:
         settings.beam.workers = workers
     _report_build(run_build(settings, clips, out or Path(settings.out) / "release"))
+
+
+app.add_typer(annotate_app, name="annotate")
 
 
 @app.command(name="score")

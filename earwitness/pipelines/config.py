@@ -110,6 +110,23 @@ class VerifyConfig(Section):
 class AnnotateConfig(Section):
     url: str = Field("http://localhost:8080", description="the Label Studio server")
     project: str = Field("earwitness", description="the project's title")
+    # The API token is never a setting: it comes from this environment variable, or from a file.
+    token_env: str = Field("LABEL_STUDIO_API_KEY", description="the environment variable holding the API token")
+    token_file: str | None = Field(None, description="a file holding the API token (when the variable is unset)")
+    media: Literal["auto", "local", "url"] = Field(
+        "auto",
+        description="how Label Studio reaches the clips: 'local' through its local files storage, 'url' by "
+        "media_url; 'auto' is local for a clip store on disk, url for a bucket",
+    )
+    document_root: str = Field(
+        "/", description="the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT; local clips must lie below it"
+    )
+    media_url: str = Field(
+        "{path}",
+        description="a clip's URL for media 'url': {path} (the stored path, e.g. gs://...), {name}, {key}",
+    )
+    batch: int = Field(500, ge=1, description="tasks imported per request")
+    timeout_s: float = Field(120.0, gt=0, description="timeout of one request to Label Studio")
 
 
 class PublishConfig(Section):

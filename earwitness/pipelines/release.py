@@ -28,6 +28,7 @@ class BuildResult:
     preferences: pa.Table
     funnel: dict[str, int] = field(default_factory=dict)
     failed: list[dict] = field(default_factory=list)
+    annotation: dict | None = None  # annotate's agreement.json, when the consensus gate was used
 
 
 def write_release(result: BuildResult, config: Config, clips: list[Clip]) -> None:
@@ -121,7 +122,7 @@ def _stats(result: BuildResult, clips: list[Clip]) -> dict:
         "questions": dict(sorted(Counter(q["kind"] for q in result.qa.to_pylist()).items())),
         "preferences": dict(sorted(Counter(p["kind"] for p in result.preferences.to_pylist()).items())),
         "variants_failed": result.failed,
-    }
+    } | ({"annotation": result.annotation} if result.annotation else {})
 
 
 def dataset_card(config: Config, stats: dict, groups: dict[tuple[str, str], list[str]]) -> str:
@@ -162,6 +163,7 @@ def dataset_card(config: Config, stats: dict, groups: dict[tuple[str, str], list
         "| --- | ---: |",
         *[f"| {step} | {n:,} |" for step, n in stats["funnel"].items()],
         "",
+        *_annotation_section(stats.get("annotation")),
         "## Files",
         "",
         "- `<split>/<variant>/<split>-<variant>-NNNNN.tar`: WebDataset shards; each sample is `<key>.mp4`",
@@ -188,6 +190,20 @@ def dataset_card(config: Config, stats: dict, groups: dict[tuple[str, str], list
         "rights stay with their owners.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _annotation_section(annotation: dict | None) -> list[str]:
+    """Two annotators judged every clip; their consensus and agreement (Cohen's kappa) per question."""
+    if not annotation:
+        return []
+    counts = ", ".join(f"{n:,} {status}" for status, n in annotation["consensus"].items())
+    lines = ["## Human annotation", "", f"Two annotators per clip in Label Studio: {counts}.", ""]
+    lines += ["| question | Cohen's kappa | raw agreement | pairs |", "| --- | ---: | ---: | ---: |"]
+    for question, found in annotation["questions"].items():
+        kappa = "n/a" if found["kappa"] is None else f"{found['kappa']:.3f}"
+        raw = "n/a" if found["agreement"] is None else f"{found['agreement']:.3f}"
+        lines.append(f"| {question} | {kappa} | {raw} | {found['pairs']:,} |")
+    return [*lines, ""]
 
 
 def write_checksums(out: Path) -> None:

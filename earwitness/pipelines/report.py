@@ -37,6 +37,8 @@ def write_report(out: Path, result: BuildResult, config: Config) -> None:
         + "".join(f"<tr><td>{html.escape(k)}<td class=n>{v:,}" for k, v in result.funnel.items())
         + "</table>"
     )
+    if result.annotation:
+        parts.append("<h2>Human annotation</h2>" + _agreement(result.annotation))
     parts.append("<h2>Classes</h2>" + _class_bars(samples))
     by_key = {s["key"]: s for s in samples}
     aligned = {s["clip_key"]: s for s in samples if s["variant"] == "aligned"}
@@ -48,6 +50,20 @@ def write_report(out: Path, result: BuildResult, config: Config) -> None:
             original = aligned.get(sample["clip_key"])
             parts.append(_sample(out, sample, by_key.get(original["key"]) if original else None))
     (out / "report.html").write_text("\n".join(parts) + "\n")
+
+
+def _agreement(annotation: dict) -> str:
+    counts = ", ".join(f"{n:,} {html.escape(status)}" for status, n in annotation["consensus"].items())
+    rows = "".join(
+        f"<tr><td>{html.escape(q)}<td class=n>{'n/a' if f['kappa'] is None else format(f['kappa'], '.3f')}"
+        f"<td class=n>{'n/a' if f['agreement'] is None else format(f['agreement'], '.3f')}<td class=n>{f['pairs']:,}"
+        for q, f in annotation["questions"].items()
+    )
+    return (
+        f"<p>Two annotators per clip: {counts}.</p><table><tr><th>question<th>Cohen's kappa<th>agreement<th>pairs"
+        + rows
+        + "</table>"
+    )
 
 
 def _class_bars(samples: list[dict]) -> str:
