@@ -37,6 +37,7 @@ bench: $(STAMP) $(LS_STAMP)
 	$(BIN)/python benchmarks/prune_bench.py
 	$(BIN)/python benchmarks/acquire_bench.py
 	$(BIN)/python benchmarks/build_bench.py
+	$(BIN)/python benchmarks/verify_bench.py
 	$(BIN)/python benchmarks/annotate_bench.py
 
 clean:
