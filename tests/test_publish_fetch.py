@@ -101,7 +101,7 @@ def test_a_flipped_byte_is_refused_naming_the_file(small_release, tmp_path):
     with MediaServer(dest, subfolders=True) as server, pytest.raises(EarwitnessError) as caught:
         fetch(server.url, tmp_path / "got", settings=QUICK)
     message = str(caught.value)
-    assert "failed for 1 files" in message and "eval/aligned/eval-aligned-00001.tar: sha256" in message
+    assert "failed for 1 file (" in message and "eval/aligned/eval-aligned-00001.tar: sha256" in message
     assert "damaged or was tampered with" in message
     got = tmp_path / "got"
     assert not (got / "eval/aligned/eval-aligned-00001.tar").exists() and not list(got.rglob("*.part"))

@@ -118,8 +118,8 @@ def _transfer(published: Published, names: list[str], out: Path, settings: Publi
         list(pool.map(one, names))
     if failures:
         raise EarwitnessError(
-            f"fetch of {redact(published.base)} failed for {len(failures)} files (every other file is verified "
-            "and kept; run the same command again to resume):\n  " + "\n  ".join(sorted(failures))
+            f"fetch of {redact(published.base)} failed for {len(failures)} file{'s' * (len(failures) > 1)} (every "
+            "other file is verified and kept; run the same command again to retry):\n  " + "\n  ".join(sorted(failures))
         )
 
 
