@@ -8,12 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import fsspec
 import pytest
+from fsspec.implementations.memory import MemoryFileSystem
 
 from earwitness.errors import EarwitnessError
 from earwitness.pipelines.config import PublishConfig
 from earwitness.pipelines.fetch import fetch
 from earwitness.pipelines.publish import publish
+from earwitness.pipelines.release import write_checksums
 from earwitness.stream import open_release
 from earwitness.testing import MediaServer
 
@@ -146,33 +149,69 @@ def test_an_interrupted_fetch_resumes_without_downloading_again_what_was_complet
         assert server.requests[cut] == 2 and server.served[cut] == size
 
 
-def test_an_unfinished_publish_is_not_fetched_and_a_rerun_completes_it(small_release, tmp_path):
-    dest = tmp_path / "dest"
-    publish(small_release, str(dest), QUICK)
-    # what a publish stopped part-way leaves: some files copied, a temporary, no marker, no index entry
-    removed = ["RELEASE.json", "SHA256SUMS", "eval/mute/eval-mute-00002.tar", "manifests/qa.parquet"]
-    for name in removed:
-        (dest / VERSION / name).unlink()
-    (dest / "releases.json").unlink()
-    (dest / VERSION / "eval" / "mute" / "eval-mute-00002.tar.tmp-1234").write_bytes(b"half")
-    with pytest.raises(EarwitnessError, match="no published release here"):
-        fetch(str(dest), tmp_path / "got", settings=QUICK)
-    for reader in (lambda: fetch(str(dest / VERSION), tmp_path / "got", settings=QUICK),
-                   lambda: open_release(dest / VERSION)):  # fmt: skip
-        with pytest.raises(EarwitnessError, match=r"not \(yet\) published: it has no RELEASE.json"):
-            reader()
+class FlakyMemory(MemoryFileSystem):
+    """fsspec's in-memory filesystem whose uploads fail once `budget` more have succeeded: a bucket
+    whose connection drops part-way through a publish."""
 
-    result = publish(small_release, str(dest), QUICK)
-    assert result.copied == len(removed) - 1  # the marker is not a copied file
-    assert not list(dest.rglob("*.tmp-*"))
-    fetched = fetch(str(dest), tmp_path / "got", settings=QUICK)
-    assert fetched.version == VERSION and fetched.files == len(listed(small_release)) + 1
+    protocol = "flaky"
+    budget: int | None = None
+
+    @classmethod
+    def _strip_protocol(cls, path):
+        return super()._strip_protocol(str(path).removeprefix("flaky://"))
+
+    def put_file(self, lpath, rpath, *args, **kwargs):
+        if FlakyMemory.budget is not None:
+            if FlakyMemory.budget <= 0:
+                raise ConnectionResetError("connection reset by peer")
+            FlakyMemory.budget -= 1
+        return super().put_file(lpath, rpath, *args, **kwargs)
+
+
+def test_an_interrupted_publish_is_not_seen_and_a_rerun_completes_it(small_release, tmp_path):
+    fsspec.register_implementation("flaky", FlakyMemory, clobber=True)
+    dest, one_at_a_time = "flaky://interrupted/earwitness", PublishConfig(parallel=1)
+    try:
+        FlakyMemory.budget = 10
+        with pytest.raises(EarwitnessError, match=r"copying .* failed \(connection reset by peer\); not published"):
+            publish(small_release, dest, one_at_a_time)
+        FlakyMemory.budget = None
+        with pytest.raises(EarwitnessError, match="no published release here"):
+            fetch(dest, tmp_path / "got", settings=QUICK)
+        for reader in (lambda: fetch(f"{dest}/{VERSION}", tmp_path / "got", settings=QUICK),
+                       lambda: open_release(f"{dest}/{VERSION}")):  # fmt: skip
+            with pytest.raises(EarwitnessError, match=r"not \(yet\) published: it has no RELEASE.json"):
+                reader()
+
+        # another build of the same version never completes this one's copy
+        other = tmp_path / "other"
+        shutil.copytree(small_release, other)
+        with (other / "exports" / "qa.jsonl").open("a") as handle:
+            handle.write("{}\n")
+        write_checksums(other)
+        with pytest.raises(EarwitnessError, match="unfinished publish of another build of this version"):
+            publish(other, dest, one_at_a_time)
+
+        result = publish(small_release, dest, one_at_a_time)
+        assert result.copied == len(listed(small_release)) + 1 - 10  # only what the first run had not copied
+        memory = fsspec.filesystem("flaky")
+        assert not memory.exists(f"/interrupted/earwitness/{VERSION}/PUBLISHING.json")
+        fetched = fetch(dest, tmp_path / "got", settings=QUICK)
+        assert fetched.version == VERSION and fetched.files == len(listed(small_release)) + 1
+        assert all(sha(tmp_path / "got" / name) == digest for name, digest in listed(small_release).items())
+    finally:
+        FlakyMemory.budget = None
+        fsspec.filesystem("flaky").rm("/interrupted", recursive=True)
+
+    stray = tmp_path / "stray" / VERSION
+    stray.mkdir(parents=True)
+    (stray / "notes.txt").write_text("mine")
+    with pytest.raises(EarwitnessError, match="holds files that no earwitness publish put there"):
+        publish(small_release, str(tmp_path / "stray"), QUICK)
 
 
 def test_publish_to_an_object_store_and_fetch_from_it(small_release, tmp_path):
     """fsspec's in-memory filesystem has no rename, like gs:// and s3://: the object-store path."""
-    import fsspec
-
     memory = fsspec.filesystem("memory")
     try:
         publish(small_release, "memory://bucket/earwitness", QUICK)

@@ -22,9 +22,9 @@ from pathlib import Path
 
 from earwitness.errors import EarwitnessError
 from earwitness.pipelines.config import PublishConfig
+from earwitness.published import MARKER, SAMPLES_PATH, Published, TransferError, join, locate, open_url
 from earwitness.schemas import SAMPLES, read_table
 from earwitness.storage import redact, write_json
-from earwitness.stream import MARKER, SAMPLES_PATH, Published, TransferError, join, locate, open_url
 
 log = logging.getLogger(__name__)
 BLOCK = 1 << 20

@@ -2,6 +2,7 @@
 
 Object stores have no atomic rename, so completeness is a marker written last:
 
+    DEST/<version>/PUBLISHING.json the files about to be copied: written first, removed at the end
     DEST/<version>/...             every file the release's SHA256SUMS lists, SHA256SUMS itself last
     DEST/<version>/RELEASE.json    version, name, every file's sha256 and size: written once all are in place
     DEST/releases.json             the complete versions (and the latest), updated after the marker
@@ -15,10 +16,10 @@ version (files, marker and index) is one commit, which is atomic there.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import logging
-import re
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -29,12 +30,20 @@ from earwitness import __version__
 from earwitness.errors import EarwitnessError
 from earwitness.pipelines.config import PublishConfig
 from earwitness.pipelines.fetch import sha256_of
+from earwitness.published import (
+    CHECKSUMS,
+    INDEX,
+    MARKER,
+    MARKER_FORMAT,
+    PENDING,
+    VERSION,
+    safe_relative,
+    version_key,
+)
 from earwitness.storage import redact
-from earwitness.stream import CHECKSUMS, INDEX, MARKER, MARKER_FORMAT, safe_relative, version_key
 
 log = logging.getLogger(__name__)
 TEMP_MARK = ".tmp-"
-VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._+-]*$")
 
 
 @dataclass
@@ -122,13 +131,17 @@ def _publish_fsspec(release: Path, dest: str, marker: dict, parallel: int) -> in
             f"{redact(dest)}: version {version} is already published; a published version is never "
             "overwritten: set build.version to a new version, build, and publish that"
         )
-    present = _sizes(fs, target)
-    for leftover in [p for p in present if TEMP_MARK in p.rsplit("/", 1)[-1]]:
-        fs.rm(f"{target}/{leftover}")  # what an interrupted local copy left
+    present = _claim(fs, target, marker, local, redact(f"{dest.rstrip('/')}/{version}"))
     to_copy = [n for n in sorted(files) if present.get(n) != files[n]["size"] and n != CHECKSUMS]
 
     def copy(name: str) -> None:
-        _put(fs, release / name, f"{target}/{name}", local)
+        try:
+            _put(fs, release / name, f"{target}/{name}", local)
+        except OSError as exc:
+            raise EarwitnessError(
+                f"{redact(dest)}/{version}: copying {name} failed ({exc}); not published: run the same command "
+                "again to complete it"
+            ) from None
 
     with ThreadPoolExecutor(parallel) as pool:
         list(pool.map(copy, to_copy))
@@ -145,7 +158,30 @@ def _publish_fsspec(release: Path, dest: str, marker: dict, parallel: int) -> in
         )
     _put_bytes(fs, f"{target}/{MARKER}", json.dumps(marker, indent=1, sort_keys=True).encode(), local)
     _update_index(fs, root, marker, local)
+    with contextlib.suppress(OSError):  # only a note for an unfinished publish: harmless if it stays
+        fs.rm_file(f"{target}/{PENDING}")
     return len(to_copy)
+
+
+def _claim(fs, target: str, marker: dict, local: bool, where: str) -> dict[str, int]:
+    """What is already at the target, once sure it is this very build's: PUBLISHING.json, written
+    before the first copy, names the files, so an interrupted publish of another build of the same
+    version (same sizes, other bytes) is never completed with this one's marker."""
+    present = _sizes(fs, target)
+    for leftover in [p for p in present if TEMP_MARK in p.rsplit("/", 1)[-1]]:
+        fs.rm(f"{target}/{leftover}")  # what an interrupted copy to a local folder left
+        del present[leftover]
+    if PENDING in present:
+        if json.loads(fs.cat_file(f"{target}/{PENDING}")).get("files") != marker["files"]:
+            raise EarwitnessError(
+                f"{where}: holds an unfinished publish of another build of this version; delete that folder "
+                "or publish under a new version"
+            )
+    elif present:
+        raise EarwitnessError(f"{where}: holds files that no earwitness publish put there; publish into an empty place")
+    else:
+        _put_bytes(fs, f"{target}/{PENDING}", json.dumps(marker, indent=1, sort_keys=True).encode(), local)
+    return present
 
 
 def _sizes(fs, folder: str) -> dict[str, int]:
