@@ -13,6 +13,7 @@ torch, webdataset and datasets are imported only when used.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import io
 import math
 import tarfile
@@ -167,19 +168,22 @@ def decode_mp4(data: bytes, fps: float | None = None) -> dict:
 def tar_samples(url: str) -> Iterator[tuple[str, dict[str, bytes]]]:
     """(key, {extension: bytes}) for each sample of a shard, read as a stream."""
     stream, _ = open_url(url)
-    with stream, tarfile.open(fileobj=stream, mode="r|") as tar:
-        key, members = None, {}
-        for member in tar:
-            if not member.isfile():
-                continue
-            name, _, extension = member.name.partition(".")
-            if key is not None and name != key:
-                yield key, members
-                members = {}
-            key = name
-            members[extension] = tar.extractfile(member).read()
-        if key is not None:
-            yield key, members
+    key, members = None, {}
+    try:
+        with stream, tarfile.open(fileobj=stream, mode="r|") as tar:
+            for member in tar:
+                if not member.isfile():
+                    continue
+                name, _, extension = member.name.partition(".")
+                if key is not None and name != key:
+                    yield key, members
+                    members = {}
+                key = name
+                members[extension] = tar.extractfile(member).read()
+    except (tarfile.TarError, OSError, http.client.HTTPException) as exc:
+        raise EarwitnessError(f"{redact(url)}: cannot read the shard ({type(exc).__name__}: {exc})") from None
+    if key is not None:
+        yield key, members
 
 
 class _ClipDatasetMethods:

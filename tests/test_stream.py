@@ -114,6 +114,11 @@ def test_a_tampered_clip_is_refused_while_streaming(small_release, manifest, tmp
     shard.write_bytes(bytes(data))
     with pytest.raises(EarwitnessError, match=f"{victim['key']}.mp4 does not match the manifest's sha256"):
         list(ClipDataset(tmp_path / "dest", split="eval", variant="aligned"))
+    cut = next(r for r in manifest.values() if r["variant"] == "mute" and r["split"] == "eval")
+    shard = tmp_path / "dest" / "1.2.0" / cut["shard"]
+    shard.write_bytes(shard.read_bytes()[: cut["offset"] + 1000])  # a shard cut short inside a clip
+    with pytest.raises(EarwitnessError, match=f"{cut['shard']}: cannot read the shard"):
+        list(ClipDataset(tmp_path / "dest", split="eval", variant="mute"))
     with pytest.raises(EarwitnessError, match="no split 'test'; the release has balanced_train, eval"):
         open_release(small_release).shard_urls(split="test")
 
