@@ -26,7 +26,6 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/prune_bench.py
 	$(BIN)/python benchmarks/acquire_bench.py
 	$(BIN)/python benchmarks/build_bench.py
-	$(BIN)/python benchmarks/fetch_bench.py
 
 clean:
 	rm -rf $(VENV) runs
