@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FAULTS = ("404", "429-once", "500", "cut-transfer", "slow")
+FAULTS = ("404", "429-once", "500", "cut-transfer", "cut-once", "slow")  # cut-once: only the first transfer
 
 
 @dataclass
@@ -22,6 +22,8 @@ class MediaServer:
     delay_s: float = 0.5  # for "slow"
     requests: Counter = field(default_factory=Counter)  # file name -> GET requests answered with data
     hits: Counter = field(default_factory=Counter)  # file name -> every request
+    served: Counter = field(default_factory=Counter)  # file name -> bytes sent
+    subfolders: bool = False  # serve files below the folder too (never outside it)
 
     def __post_init__(self) -> None:
         server = self
@@ -60,7 +62,8 @@ class MediaServer:
             first = self.hits[name] == 1
         fault = self.faults.get(name)
         path = self.folder / name
-        if fault == "404" or not path.is_file() or "/" in name:
+        nested = "/" in name and not (self.subfolders and self._inside(path))
+        if fault == "404" or not path.is_file() or nested:
             return handler.send_error(404, "Not Found")
         if fault == "500":
             return handler.send_error(500, "Internal Server Error")
@@ -90,10 +93,16 @@ class MediaServer:
             return
         with self._lock:
             self.requests[name] += 1
+            cut = fault == "cut-transfer" or (fault == "cut-once" and self.requests[name] == 1)
         chunk = data[start : end + 1]
-        if fault == "cut-transfer":
+        if cut:
             chunk = chunk[: len(chunk) // 3]  # promise all, send a third, hang up
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client hung up first
             handler.wfile.write(chunk)
-        if fault == "cut-transfer":
+        with self._lock:
+            self.served[name] += len(chunk)
+        if cut:
             handler.close_connection = True
+
+    def _inside(self, path: Path) -> bool:
+        return path.resolve().is_relative_to(self.folder.resolve())

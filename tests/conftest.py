@@ -117,3 +117,40 @@ def http_folder(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+SMALL_RELEASE_CLASSES = {"Dog": "/c/dog", "Cat": "/c/cat", "Rain": "/c/rain"}
+
+
+@pytest.fixture(scope="session")
+def small_release(tmp_path_factory) -> Path:
+    """One small release built once per session (acquired from generated clips): two splits, five
+    variants, two samples per shard, so every selection spans several shards. Treat it as read-only."""
+    import pyarrow as pa
+
+    from earwitness.demo.clips import make_clip, tone_for
+    from earwitness.pipelines.acquire import run_acquire
+    from earwitness.pipelines.build import run_build
+    from earwitness.pipelines.config import Config
+    from earwitness.schemas import CANDIDATES, write_table
+
+    root = tmp_path_factory.mktemp("small_release")
+    candidates = []
+    for split, count in (("eval", 2), ("balanced_train", 1)):
+        rows = []
+        for name, class_id in SMALL_RELEASE_CLASSES.items():
+            for i in range(count):
+                ytid = f"{name[:4]}{split[:4]}{i:03d}"[:11].ljust(11, "x")
+                make_clip(root / "source" / f"{ytid}_000000.mp4", 4.2, frequency=tone_for(name))
+                rows.append({"ytid": ytid, "start_ms": 0, "end_ms": 4000, "class_id": class_id, "class_name": name,
+                             "labels": [class_id], "line": 1})  # fmt: skip
+        candidates.append(str(write_table(pa.Table.from_pylist(rows), root / f"{split}.parquet", CANDIDATES)))
+    config = Config(name="small")
+    config.acquire.source, config.acquire.clip_seconds = str(root / "source"), 4.0
+    run_acquire(config, candidates, root / "acquire", show_progress=False)
+    config.build.version = "1.2.0"
+    config.build.interventions = ["aligned", "swap", "mute", "no_audio", "black_frames"]
+    config.build.options = {"swap": {"donors": {"eval": 1, "*": 1}}}
+    config.build.shard_samples = 2
+    run_build(config, root / "acquire", root / "release")
+    return root / "release"

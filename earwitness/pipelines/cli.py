@@ -123,6 +123,46 @@ def score_predictions(
         json_out.write_text(json.dumps(result, indent=2) + "\n")
 
 
+@app.command(name="publish")
+def publish_release(
+    release: Annotated[Path, typer.Argument(help="the release folder build wrote")],
+    dest: Annotated[str | None, typer.Argument(help="a folder, gs://, s3://, hf://... (default: publish.dest)")] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """A finished release -> DEST/<version>/, verified, visible only once complete; never overwritten."""
+    from earwitness.pipelines.publish import publish
+
+    settings = _settings(config, set_)
+    target = dest or settings.publish.dest
+    if not target:
+        raise EarwitnessError("name a destination: DEST, or publish.dest in the configuration")
+    result = publish(release, target, settings.publish)
+    typer.echo(f"published {result.version}: {result.files} files, {result.bytes:,} bytes ({result.copied} copied now)")
+    typer.echo(f"at {result.url} in {result.seconds:.1f} s")
+
+
+@app.command(name="fetch")
+def fetch_release(
+    source: Annotated[str, typer.Argument(help="DEST (the latest version) or DEST/<version>: a path or URL")],
+    to: Annotated[Path, typer.Option("--to", help="the folder to download into")],
+    version: Annotated[str | None, typer.Option(help="a version under DEST (default: the latest)")] = None,
+    split: Annotated[list[str] | None, typer.Option(help="only this split's shards (repeatable)")] = None,
+    variant: Annotated[list[str] | None, typer.Option(help="only this variant's shards (repeatable)")] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """A published release, or some splits and variants of it -> DIR, every file checked, resumable."""
+    from earwitness.pipelines.fetch import fetch
+
+    result = fetch(source, to, version, split, variant, _settings(config, set_).publish)
+    typer.echo(
+        f"fetched {result.version} from {result.source}: {result.files} files, {result.bytes:,} bytes, all verified"
+        f" ({result.downloaded:,} bytes transferred, {result.resumed} resumed, {result.kept} already here)"
+    )
+    typer.echo(f"wrote {result.out} in {result.seconds:.1f} s")
+
+
 @app.command(name="demo")
 def run_demo(
     out: Annotated[Path, typer.Option(help="the demo's run folder")] = Path("runs/demo"),

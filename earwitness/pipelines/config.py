@@ -131,6 +131,10 @@ class AnnotateConfig(Section):
 
 class PublishConfig(Section):
     dest: str | None = Field(None, description="where releases are published (any fsspec URL); None: not published")
+    parallel: int = Field(4, ge=1, description="files transferred at once by publish and fetch")
+    attempts: int = Field(4, ge=1, description="fetch: tries per file on a transient failure, each resuming")
+    backoff_s: float = Field(1.0, ge=0, description="fetch: first wait before a retry; doubles each time")
+    timeout_s: float = Field(60.0, gt=0, description="fetch: network timeout per request")
 
 
 STAGES = ("prune", "acquire", "verify", "annotate", "build", "publish")
