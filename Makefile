@@ -38,6 +38,7 @@ bench: $(STAMP) $(LS_STAMP)
 	$(BIN)/python benchmarks/acquire_bench.py
 	$(BIN)/python benchmarks/build_bench.py
 	$(BIN)/python benchmarks/verify_bench.py
+	$(BIN)/python benchmarks/fetch_bench.py
 	$(BIN)/python benchmarks/annotate_bench.py
 
 clean:
