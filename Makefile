@@ -3,8 +3,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Airflow lives in its own venv (it pins its own dependencies); its tasks call $(BIN)/earwitness.
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+AIRFLOW_VERSION := 3.3.2
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup airflow demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,10 +18,18 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+$(AIRFLOW_STAMP):
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/pip install --quiet 'apache-airflow==$(AIRFLOW_VERSION)'
+	touch $(AIRFLOW_STAMP)
+
+airflow: $(AIRFLOW_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/earwitness demo --out runs/demo
 
-test: $(STAMP)
+test: $(STAMP) $(AIRFLOW_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
@@ -28,4 +40,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/build_bench.py
 
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) $(AIRFLOW_VENV) runs
