@@ -278,6 +278,8 @@ def test_a_bad_configuration_fails_the_run_at_once_with_the_projects_message(tmp
     bad = _write(tmp_path / "c.yaml", "stages: [prune, paint]\n")
     with pytest.raises(stages.StageError, match=r"unknown stages \['paint'\]"):
         stages.resolve_config(str(EARWITNESS), str(bad), [])
+    with pytest.raises(stages.StageError, match="trigger the DAG with the `config` param set"):
+        stages.resolve_config(str(EARWITNESS), "", [])  # a scheduled run of a DAG nobody configured
     with pytest.raises(stages.StageError, match="no such configuration file"):
         stages.resolve_config(str(EARWITNESS), str(tmp_path / "missing.yaml"), [])
     with pytest.raises(stages.StageError, match="executable 'no-such-earwitness' not found"):
