@@ -10,6 +10,7 @@ configuration are taken from the configuration file's folder, whichever worker r
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -98,7 +99,7 @@ class Rebuild:
     def frozen(cls, earwitness: str, resolved: dict[str, str]) -> Rebuild:
         return cls(earwitness, resolved["yaml"], Path(resolved["home"]))
 
-    @property
+    @functools.cached_property
     def settings(self) -> dict[str, Any]:
         return yaml.safe_load(self.config_yaml)
 
