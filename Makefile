@@ -6,8 +6,12 @@ STAMP := $(VENV)/.installed
 # The Label Studio server the annotate tests start: its own venv, it pins packages the project does not.
 LS_VENV := .venv-labelstudio
 LS_STAMP := $(LS_VENV)/.installed
+# Airflow lives in its own venv (it pins its own dependencies); its tasks call $(BIN)/earwitness.
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+AIRFLOW_VERSION := 3.3.2
 
-.PHONY: setup labelstudio demo test lint bench clean
+.PHONY: setup labelstudio airflow demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +29,18 @@ $(LS_STAMP):
 
 labelstudio: $(LS_STAMP)
 
+$(AIRFLOW_STAMP):
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/pip install --quiet 'apache-airflow==$(AIRFLOW_VERSION)'
+	touch $(AIRFLOW_STAMP)
+
+airflow: $(AIRFLOW_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/earwitness demo --out runs/demo
 
-test: $(STAMP) $(LS_STAMP)
+test: $(STAMP) $(LS_STAMP) $(AIRFLOW_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
@@ -42,4 +54,4 @@ bench: $(STAMP) $(LS_STAMP)
 	$(BIN)/python benchmarks/annotate_bench.py
 
 clean:
-	rm -rf $(VENV) $(LS_VENV) runs
+	rm -rf $(VENV) $(LS_VENV) $(AIRFLOW_VENV) runs

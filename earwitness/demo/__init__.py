@@ -14,6 +14,7 @@ from pathlib import Path
 ONTOLOGY = "earwitness:demo/ontology.json"
 POLICY = "earwitness:demo/policy.yaml"
 SPLITS = {"eval": 40, "balanced_train": 80}
+STAGES = ("prune", "acquire", "build")  # what the demo runs offline; verify, annotate, publish need more
 YTID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 
 # Label lists and how often they occur: single classes, a leaf with its ancestors,
@@ -81,3 +82,22 @@ def write_demo_source(candidate_files: list[Path], folder: Path, per_split: int)
             seconds = 6.0 if i == len(rows) - 2 else 11.0
             name = f"{row['ytid']}_{row['start_ms'] // 1000:06d}.mp4"
             make_clip(folder / name, seconds, frequency=tone_for(row["class_name"]))
+
+
+def write_demo_segment_source(segment_files: list[str | Path], folder: Path, per_split: int) -> Path:
+    """A local clip source that needs no prune run: the first `per_split` well-formed segments of each
+    demo list, laid out as VGGSound's `{ytid}_{start_s:06d}.mp4`. Every other segment is missing, so
+    acquire records it as unavailable, as it would many AudioSet videos; the last clip written for each
+    split is too short, so the clips table also shows a rejected download. Returns the folder."""
+    import csv
+
+    from earwitness.demo.clips import make_clip, tone_for
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in segment_files:
+        lines = [line for line in Path(path).read_text().splitlines() if not line.startswith("#")]
+        rows = [r for r in csv.reader(lines, skipinitialspace=True) if len(r) == 4][:per_split]
+        for i, (ytid, start, _end, labels) in enumerate(rows):
+            seconds = 6.0 if i == len(rows) - 1 else 11.0
+            make_clip(folder / f"{ytid}_{int(float(start)):06d}.mp4", seconds, frequency=tone_for(labels))
+    return folder

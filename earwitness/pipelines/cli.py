@@ -167,8 +167,19 @@ def fetch_release(
 def run_demo(
     out: Annotated[Path, typer.Option(help="the demo's run folder")] = Path("runs/demo"),
     seed: Annotated[int, typer.Option(help="seed of the generated inputs")] = 0,
+    prepare_only: Annotated[
+        bool, typer.Option(help="only write the inputs, a clip source and <out>/config.yaml (for the Airflow DAG)")
+    ] = False,
 ) -> None:
     """Every stage built so far, offline, on the embedded demo ontology and generated inputs."""
+    if prepare_only:
+        settings = _demo_config(out.resolve(), seed)
+        settings.stages = list(demo.STAGES)
+        source = demo.write_demo_segment_source(settings.prune.segments, out.resolve() / "source", DEMO_CLIPS_PER_SPLIT)
+        settings.acquire.source = str(source)
+        (out / "config.yaml").write_text(dump_config(settings))
+        typer.echo(f"wrote {out.resolve() / 'config.yaml'}")
+        return
     settings = _demo_config(out, seed)
     pruned = run_prune(settings.prune, out / "prune")
     _report(pruned)
