@@ -95,9 +95,7 @@ def main() -> None:
     first = statistics.median(v["scores"][ORDER[0]] for v in measured)
     stopping = OmniScorer(model, processor, PROMPTS["v1"], first, ORDER, early_stop=True)
     stopped = [v for i in range(0, len(clips), 4) for v in stopping.score(clips[i : i + 4])]
-    table["measured: early stop, half fail the first question"] = statistics.mean(
-        v["prefill_tokens"] for v in stopped
-    )
+    table["measured: early stop, half fail the first question"] = statistics.mean(v["prefill_tokens"] for v in stopped)
     shared_measured = statistics.mean(v["prefill_tokens"] for v in measured)
 
     print(f"{len(clips)} clips; per clip: {statistics.mean(p['video'] for p in parts):.0f} video tokens, "
