@@ -34,7 +34,8 @@ TOLERANCE = 1e-4
 def real_rows() -> list[dict]:
     if not (REAL / "labels.csv").exists():
         pytest.skip(f"the real clips are not at {REAL} (set EARWITNESS_SHARED to the shared folder)")
-    return list(csv.DictReader((REAL / "labels.csv").open()))
+    with (REAL / "labels.csv").open() as labels:
+        return list(csv.DictReader(labels))
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ to it, and the benchmark measures against it.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,11 +80,13 @@ class OmniScorer:
         self.video_id, self.audio_id = model.config.video_token_id, model.config.audio_token_id
         self.video_kwargs = {
             "fps": fps, "do_sample_frames": False, "size": {"shortest_edge": min_pixels, "longest_edge": max_pixels},
+            "cap_pixels_per_frame": True,  # as qwen-vl-utils, the reference preprocessing, does
         }  # fmt: skip
         self.merge = processor.video_processor.merge_size
         self.media = f"{tokenizer.vision_bos_token}{tokenizer.video_token}{tokenizer.vision_eos_token}"
         self._black: dict[tuple, torch.Tensor] = {}
         self.device = next(model.parameters()).device
+        self.cache_name = _cache_keyword(model.model.language_model)
 
     # -- the verdicts ------------------------------------------------------------------------------------
 
@@ -212,7 +215,7 @@ class OmniScorer:
         _add_tokens(tokens, rows, [len(s[0]) for s in sequences])
         # text after the media continues from the largest position the prompt used
         following = positions.masked_fill(mask[None] == 0, -1).amax(dim=(0, 2)) + 1
-        return {"rows": rows, "batch": batch, "cache": out.past_key_values, "mask": mask, "next": following}
+        return {"rows": rows, "batch": batch, "cache": getattr(out, self.cache_name), "mask": mask, "next": following}
 
     def _ask_after(self, shared: dict, rows: list[int], name: str, tokens: list[int]) -> list[float]:
         """The question alone, after the shared prefix's cached keys and values."""
@@ -237,8 +240,8 @@ class OmniScorer:
             inputs_embeds=embeds,
             attention_mask=torch.cat([shared["mask"], mask], dim=1),
             position_ids=positions,
-            past_key_values=cache,
             use_cache=True,
+            **{self.cache_name: cache},
         )
         cache.crop(-ids.shape[1])  # back to the prefix alone, for the other question
         _add_tokens(tokens, rows, [len(s) for s in suffixes])
@@ -335,3 +338,9 @@ class PlainScorer(OmniScorer):
 def _add_tokens(tokens: list[int], rows: list[int], counts: list[int]) -> None:
     for i, n in zip(rows, counts, strict=True):
         tokens[i] += n
+
+
+def _cache_keyword(language_model) -> str:
+    """What the language model calls its key-value cache: transformers 5.24 renamed `past_key_values`
+    (warning from then on) to `cache`, in its forward's keywords and in its outputs."""
+    return "cache" if "cache" in inspect.signature(language_model.forward).parameters else "past_key_values"
