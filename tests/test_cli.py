@@ -24,8 +24,17 @@ def test_the_demo_runs_offline_and_leaves_a_readable_run_folder(tmp_path):
     assert "single_class" in result.stdout and "demo done" in result.stdout
     assert (prune / "classes.svg").exists() and (prune / "nodes.parquet").exists()
 
-    # the demo's release is complete, and scoring its own answers gives full marks
+    # every clip acquire stored was asked by the (tiny, random) verifier, and its verdict is in the table
+    clips = pq.read_table(tmp_path / "demo" / "acquire" / "clips.parquet").to_pylist()
+    verdicts = pq.read_table(tmp_path / "demo" / "verify" / "verdicts.parquet").to_pylist()
+    assert {v["key"] for v in verdicts} == {c["key"] for c in clips if c["status"] == "ok"}
+    assert all(v["passed"] and v["prefill_tokens"] < v["naive_tokens"] for v in verdicts)
+
+    # the demo's release is complete, published under its version, and scoring its own answers gives full marks
     release = tmp_path / "demo" / "release"
+    published = tmp_path / "demo" / "published" / "0.1.0"
+    assert (published / "SHA256SUMS").read_bytes() == (release / "SHA256SUMS").read_bytes()
+    assert json.loads((published / "RELEASE.json").read_text())["version"] == "0.1.0"
     assert (release / "report.html").exists() and (release / "SHA256SUMS").exists()
     qa = pq.read_table(release / "manifests" / "qa.parquet").to_pylist()
     predictions = tmp_path / "predictions.jsonl"

@@ -14,7 +14,8 @@ from pathlib import Path
 ONTOLOGY = "earwitness:demo/ontology.json"
 POLICY = "earwitness:demo/policy.yaml"
 SPLITS = {"eval": 40, "balanced_train": 80}
-STAGES = ("prune", "acquire", "build")  # what the demo runs offline; verify, annotate, publish need more
+# what the demo runs offline (verify with a tiny random model); annotate needs a Label Studio server and people
+STAGES = ("prune", "acquire", "verify", "build", "publish")
 YTID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 
 # Label lists and how often they occur: single classes, a leaf with its ancestors,

@@ -20,7 +20,6 @@ from earwitness.pipelines.prune import FUNNEL_STEPS, PruneResult, run_prune
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
-DEMO_CLIPS_PER_SPLIT = 12
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="a build configuration (YAML)")]
 SetOption = Annotated[
     list[str] | None, typer.Option("--set", help="override one setting: section.key=value (repeatable)")
@@ -168,27 +167,42 @@ def run_demo(
     out: Annotated[Path, typer.Option(help="the demo's run folder")] = Path("runs/demo"),
     seed: Annotated[int, typer.Option(help="seed of the generated inputs")] = 0,
     prepare_only: Annotated[
-        bool, typer.Option(help="only write the inputs, a clip source and <out>/config.yaml (for the Airflow DAG)")
+        bool, typer.Option(help="only write the inputs, a clip source, a model and <out>/config.yaml (for Airflow)")
     ] = False,
 ) -> None:
-    """Every stage built so far, offline, on the embedded demo ontology and generated inputs."""
+    """Every stage that runs offline, on the embedded demo ontology and generated inputs."""
+    from earwitness.pipelines import demo_run
+
+    out = out.resolve()
     if prepare_only:
-        settings = _demo_config(out.resolve(), seed)
-        settings.stages = list(demo.STAGES)
-        source = demo.write_demo_segment_source(settings.prune.segments, out.resolve() / "source", DEMO_CLIPS_PER_SPLIT)
-        settings.acquire.source = str(source)
+        settings = demo_run.prepare(out, seed)
         (out / "config.yaml").write_text(dump_config(settings))
-        typer.echo(f"wrote {out.resolve() / 'config.yaml'}")
+        typer.echo(f"wrote {out / 'config.yaml'} (stages: {', '.join(settings.stages)})")
         return
-    settings = _demo_config(out, seed)
+    settings = demo_run.demo_config(out, seed)
     pruned = run_prune(settings.prune, out / "prune")
     _report(pruned)
     candidates = sorted((out / "prune" / "candidates").glob("*.parquet"))
-    demo.write_demo_source(candidates, out / "source", DEMO_CLIPS_PER_SPLIT)
+    demo.write_demo_source(candidates, out / "source", demo_run.CLIPS_PER_SPLIT)
     settings.acquire.source = str(out / "source")
-    _report_acquire(run_acquire(settings, [str(p) for p in candidates], out / "acquire", DEMO_CLIPS_PER_SPLIT))
+    _report_acquire(run_acquire(settings, [str(p) for p in candidates], out / "acquire", demo_run.CLIPS_PER_SPLIT))
+    if "verify" in settings.stages:
+        from earwitness.pipelines.verify import run_verify
+
+        demo_run.write_model(settings)
+        typer.echo(
+            "verify: a tiny random Qwen2.5-Omni thinker at threshold 0, so every clip passes (its answers mean nothing)"
+        )
+        _report_verify(run_verify(settings, out / "acquire", out / "verify"))
+    else:
+        typer.echo("verify: skipped, it needs the verify extra (pip install 'earwitness[verify]')")
+    typer.echo("annotate: skipped, it needs a Label Studio server and annotators (see the README)")
     _report_build(run_build(settings, out / "acquire", out / "release"))
-    typer.echo(f"\ndemo done: {out.resolve()}")
+    from earwitness.pipelines.publish import publish
+
+    published = publish(out / "release", settings.publish.dest, settings.publish)
+    typer.echo(f"published {published.version} to {published.url}")
+    typer.echo(f"\ndemo done: {out}")
 
 
 @app.command(name="config")
@@ -199,18 +213,6 @@ def show_config(config: ConfigOption = None, set_: SetOption = None) -> None:
 
 def _settings(config: Path | None, overrides: list[str] | None) -> Config:
     return load_config(config, overrides)
-
-
-def _demo_config(out: Path, seed: int) -> Config:
-    segments = demo.write_demo_segments(out / "inputs", seed)
-    settings = Config(name="demo", out=str(out))
-    settings.prune.ontology, settings.prune.policy = demo.ONTOLOGY, demo.POLICY
-    settings.prune.segments = [str(p) for p in segments]
-    settings.prune.max_malformed_fraction = 0.05  # the demo carries one malformed row per split on purpose
-    settings.build.ambient_classes = ["/demo/train", "/demo/vacuum", "/demo/blender"]
-    settings.build.options = {"swap": {"donors": {"eval": 1, "*": 2}}}
-    settings.build.shard_samples = 8
-    return settings
 
 
 def _report(result: PruneResult) -> None:

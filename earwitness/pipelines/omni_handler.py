@@ -65,6 +65,7 @@ def load_scorer(settings: ScorerSettings):
     dtype = settings.dtype
     if dtype == "auto":
         dtype = "bfloat16" if device.startswith("cuda") else "float32"
+    transformers.utils.logging.disable_progress_bar()  # a bar per worker's load is noise in a pipeline's log
     model = thinker_class.from_pretrained(
         settings.model, dtype=getattr(torch, dtype), attn_implementation=settings.attention
     )

@@ -46,6 +46,7 @@ def tiny_processor(family: str = "qwen2_5_omni"):
         vocab_size=400,
         special_tokens=CHAT + list(SPECIAL.values()),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,  # its bar writes empty lines into a pipeline's log
     )
     bpe.train_from_iterator(CORPUS, trainer)
     tokenizer = Qwen2TokenizerFast(
@@ -124,6 +125,9 @@ def _tiny_qwen3(vocab: int, ids: dict):
 
 def save_tiny_model(folder: str | Path, seed: int = 0, family: str = "qwen2_5_omni") -> Path:
     """Write a tiny thinker and its processor as a model folder; returns the folder."""
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
     folder = Path(folder)
     processor = tiny_processor(family)
     tiny_thinker(processor, seed, family).save_pretrained(folder)
