@@ -221,15 +221,20 @@ def stop(process: subprocess.Popen, grace_s: float = 30.0) -> None:
 def remaining_annotations(status_json: str) -> int:
     """How many annotations the project still needs, from `earwitness annotate status --json`.
 
-    The one place that knows the status document's fields: `remaining` (annotations still needed in
-    total) and `tasks` (the project's task count)."""
+    The one place that knows the status document: `annotations_needed` (in total), `tasks` (the
+    project's task count) and `error` (when Label Studio could not be read; the command still exits 0).
+    A project without tasks is an error too: nothing was pushed, or the project's name is wrong."""
     try:
         status = json.loads(status_json)
-        remaining = int(status["remaining"])
+        if "error" in status:
+            raise StageError(f"annotate status: {status['error']}")
+        remaining, tasks = int(status["annotations_needed"]), int(status["tasks"])
     except (ValueError, KeyError, TypeError) as exc:
         raise StageError(
-            f"annotate status did not report `remaining` as JSON ({exc}): {status_json[-300:]!r}"
+            f"annotate status did not report annotations_needed as JSON ({exc}): {status_json[-300:]!r}"
         ) from None
     if remaining < 0:
         raise StageError(f"annotate status reported {remaining} annotations remaining")
+    if tasks == 0:
+        raise StageError(f"project {status.get('project')!r} has no tasks: nothing was pushed, or its name is wrong")
     return remaining

@@ -104,10 +104,11 @@ class LabelStudioServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> float:
-        """Start on a new free port and wait for /health; returns the seconds it took."""
+    def start(self, port: int | None = None) -> float:
+        """Start (on a new free port, or on `port` to come back where clients know it) and wait for /health;
+        returns the seconds it took."""
         began = time.monotonic()
-        self.port = free_port()
+        self.port = port or free_port()
         env = _env(self.data) | {
             "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "true",
             "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(self.document_root),

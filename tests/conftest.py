@@ -154,3 +154,23 @@ def small_release(tmp_path_factory) -> Path:
     config.build.shard_samples = 2
     run_build(config, root / "acquire", root / "release")
     return root / "release"
+
+
+@pytest.fixture(scope="session")
+def document_root(tmp_path_factory) -> Path:
+    """What the Label Studio server may serve files from: everything the session's tests make."""
+    return tmp_path_factory.getbasetemp()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory, document_root):
+    """A real Label Studio server on 127.0.0.1 (from .venv-labelstudio), one per session."""
+    from earwitness import testing_labelstudio as lstest
+
+    reason = lstest.available()
+    if reason:
+        pytest.skip(reason)
+    instance = lstest.LabelStudioServer(tmp_path_factory.mktemp("labelstudio") / "data", document_root)
+    instance.start()
+    yield instance
+    instance.stop()

@@ -171,22 +171,6 @@ def test_push_takes_the_verified_clips_and_says_where_every_other_row_went(acqui
 # --- a real Label Studio server -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def document_root(tmp_path_factory) -> Path:
-    return tmp_path_factory.getbasetemp()
-
-
-@pytest.fixture(scope="session")
-def server(tmp_path_factory, document_root):
-    reason = lstest.available()
-    if reason:
-        pytest.skip(reason)
-    instance = lstest.LabelStudioServer(tmp_path_factory.mktemp("labelstudio") / "data", document_root)
-    instance.start()
-    yield instance
-    instance.stop()
-
-
 @pytest.fixture
 def token(monkeypatch):
     monkeypatch.setenv(TOKEN_ENV, lstest.ADMIN.token)

@@ -1,6 +1,8 @@
-"""The rebuild DAG: it loads in Airflow's own environment, `airflow dags test` rebuilds the demo end to
-end offline on a fresh SQLite metadata database, and its sensor waits for the annotators in reschedule
-mode. The Airflow tests skip where .venv-airflow is absent (`make airflow` creates it)."""
+"""The rebuild DAG: it loads in Airflow's own environment, and `airflow dags test` rebuilds the demo end to
+end offline on a fresh SQLite metadata database, every stage real: the tiny verifier model, a real Label
+Studio server whose two annotator accounts annotate while the sensor waits in reschedule mode (the server
+killed and restarted mid-wait), build and publish. The Airflow tests skip where .venv-airflow or
+.venv-labelstudio is absent (`make test` creates both)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -35,9 +39,7 @@ STAGE_TASKS = [
     "publish",
 ]
 
-# The stages the end-to-end demo run turns on. When verify, annotate and publish land, add them here;
-# STAGE_SETTINGS already gives publish its destination (verify needs a model, annotate a server).
-STAGES_ON = ["prune", "acquire", "build"]
+TOKEN_ENV = "LABEL_STUDIO_API_KEY"
 
 needs_airflow = pytest.mark.skipif(
     not AIRFLOW.exists(), reason=f"no Airflow venv at {AIRFLOW.parent.parent}: make airflow"
@@ -115,20 +117,6 @@ def dags_test(env: dict[str, str], conf: dict) -> tuple[subprocess.CompletedProc
     return done, states, reschedules
 
 
-def standin(folder: Path, remaining: list[int]) -> Path:
-    """An `earwitness` for the DAG whose annotate commands are stand-ins (see annotate_standin.py)."""
-    folder.mkdir()
-    script = folder / "earwitness"
-    script.write_text(f"#!{sys.executable}\n" + (ROOT / "tests" / "annotate_standin.py").read_text())
-    script.chmod(0o755)
-    (folder / "standin.json").write_text(json.dumps({"earwitness": str(EARWITNESS), "remaining": remaining}))
-    return script
-
-
-def calls(folder: Path) -> list[list[str]]:
-    return [json.loads(line) for line in (folder / "calls.jsonl").read_text().splitlines()]
-
-
 @needs_airflow
 def test_the_dag_folder_loads_without_errors_and_chains_the_stages_in_order():
     done = subprocess.run(
@@ -154,85 +142,142 @@ def test_the_dag_folder_loads_without_errors_and_chains_the_stages_in_order():
     )
 
 
+class Annotators(threading.Thread):
+    """Two real annotator accounts at work while the DAG waits: once the sensor has rescheduled, Label
+    Studio is killed until the sensor has checked again (and must sit that out), then brought back on
+    the same port, and both annotators annotate every task: the first passes all, the second rejects
+    `action` on every other clip."""
+
+    def __init__(self, server, airflow_home: Path, project: str):
+        super().__init__(daemon=True)
+        self.server, self.database, self.project = server, Path(airflow_home) / "airflow.db", project
+        self.accepted: set[str] = set()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._work()
+        except BaseException as exc:  # reported by the test
+            self.error = exc
+
+    def _work(self) -> None:
+        from label_studio_sdk import LabelStudio
+
+        from earwitness import testing_labelstudio as lstest
+
+        if not self._reschedules_reach(1):  # the sensor's first check saw annotations needed
+            return
+        self.server.kill()
+        self._reschedules_reach(2)  # and it checked again while Label Studio was down
+        self.server.start(port=self.server.port)
+        admin = LabelStudio(base_url=self.server.url, api_key=lstest.ADMIN.token)
+        (project,) = [p for p in admin.projects.list() if p.title == self.project]
+        tasks = sorted(admin.tasks.list(project=project.id, page_size=1000), key=lambda t: t.data["key"])
+        for n, task in enumerate(tasks):
+            for i, account in enumerate(lstest.ANNOTATORS):
+                action = "reject" if i == 1 and n % 2 else "pass"
+                result = [
+                    {"from_name": q, "to_name": "video", "type": "choices", "value": {"choices": [answer]}}
+                    for q, answer in (("visible", "pass"), ("dominant", "pass"), ("action", action))
+                ]
+                client = LabelStudio(base_url=self.server.url, api_key=account.token)
+                client.annotations.create(id=task.id, result=result)
+            if n % 2 == 0:
+                self.accepted.add(task.data["key"])
+
+    def _reschedules_reach(self, count: int, timeout_s: float = 600) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with contextlib.suppress(sqlite3.Error), contextlib.closing(sqlite3.connect(self.database)) as db:
+                if db.execute("SELECT count(*) FROM task_reschedule").fetchone()[0] >= count:
+                    return True
+            time.sleep(0.3)
+        return False
+
+
+def label_studio(server, document_root: Path, project: str) -> list[str]:
+    """The overrides that point a run at the test's Label Studio server."""
+    return [f"annotate.url={server.url}", f"annotate.project={project}", f"annotate.document_root={document_root}"]
+
+
 @needs_airflow
-def test_dags_test_rebuilds_the_demo_end_to_end_and_skips_the_stages_the_config_turns_off(airflow_env, demo):
+def test_dags_test_rebuilds_the_demo_end_to_end_every_stage_real(airflow_env, demo, server, document_root):
+    from earwitness import testing_labelstudio as lstest
+
     conf = {
         "config": str(demo / "config.yaml"),
         "version": "0.2.0",
         "runner": "FnApiRunner",
         "workers": 0,
-        "set": [f"stages=[{','.join(STAGES_ON)}]", f"publish.dest={demo / 'published'}"],
+        "set": ["stages=[prune,acquire,verify,annotate,build,publish]", *label_studio(server, document_root, "e2e")],
+        "poke_interval": 2,
     }
-    done, states, _ = dags_test(airflow_env, conf)
+    annotators = Annotators(server, airflow_env["AIRFLOW_HOME"], "e2e")
+    annotators.start()
+    done, states, reschedules = dags_test(airflow_env | {TOKEN_ENV: lstest.ADMIN.token}, conf)
+    annotators.join(timeout=60)
     output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-5000:]
-    assert states.pop("config") == "success"
-    assert states == {t: "success" if stages.TASK_STAGES[t] in STAGES_ON else "skipped" for t in STAGE_TASKS}
-    for task_id in (t for t in STAGE_TASKS if stages.TASK_STAGES[t] not in STAGES_ON):
-        assert f"is turned off by the config (stages: {', '.join(STAGES_ON)}): {task_id} skipped" in output
+    assert done.returncode == 0 and annotators.error is None, (annotators.error, output[-6000:])
+    assert states == {"config": "success"} | dict.fromkeys(STAGE_TASKS, "success")
+    assert reschedules >= 3  # it gave its worker slot back between checks
+    assert "annotate status failed; checking again in 2 s" in output  # Label Studio was down for a while
 
     # every candidate prune wrote ends in acquire's clips table, ok or with its reason
     candidates = sum(pq.read_metadata(p).num_rows for p in (demo / "prune" / "candidates").glob("*.parquet"))
     clips = pq.read_table(demo / "acquire" / "clips.parquet").to_pylist()
     assert candidates > 0 and len(clips) == candidates
     assert sum(c["status"] == "ok" for c in clips) > 0 and all(c["status"] == "ok" or c["reason"] for c in clips)
+    verdicts = pq.read_table(demo / "verify" / "verdicts.parquet").to_pylist()
+    assert {v["key"] for v in verdicts} == {c["key"] for c in clips if c["status"] == "ok"}
+    consensus = {r["key"]: r for r in pq.read_table(demo / "annotate" / "consensus.parquet").to_pylist()}
+    assert len(consensus) == sum(v["passed"] for v in verdicts) > 1
+    assert all(r["annotations"] == 2 for r in consensus.values())
+    assert {k for k, r in consensus.items() if r["accepted"]} == annotators.accepted
 
     release = demo / "release" / "0.2.0"  # one folder per version
+    built = {r["clip_key"] for r in pq.read_table(release / "manifests" / "samples.parquet").to_pylist()}
+    assert built == annotators.accepted  # only what the verifier passed and both annotators accepted
     shards = sorted(release.glob("*/*/*.tar"))
     assert shards and all(s.stat().st_size > 0 for s in shards)
-    for manifest in ("samples", "qa", "preferences"):
-        assert pq.read_metadata(release / "manifests" / f"{manifest}.parquet").num_rows > 0
     summed = (release / "SHA256SUMS").read_text()
     assert all(str(s.relative_to(release)) in summed for s in shards)
     assert "# demo 0.2.0" in (release / "README.md").read_text()  # the version param reached the build
+    published = demo / "published" / "0.2.0"
+    assert json.loads((published / "RELEASE.json").read_text())["version"] == "0.2.0"
+    assert (published / "SHA256SUMS").read_bytes() == (release / "SHA256SUMS").read_bytes()
+    assert lstest.ADMIN.token not in output  # the token never reaches a task log
 
 
 @needs_airflow
-def test_the_sensor_reschedules_until_no_annotation_remains_then_pull_runs(airflow_env, demo, tmp_path):
-    earwitness = standin(tmp_path / "bin", remaining=[2, "error", 0])  # Label Studio down once mid-wait
+def test_stages_turned_off_are_skipped_visibly_and_the_sensor_times_out(
+    airflow_env, demo, server, document_root, tmp_path
+):
+    from earwitness import testing_labelstudio as lstest
+
+    on = ["prune", "acquire", "annotate", "build"]
     conf = {
         "config": str(demo / "config.yaml"),
-        "earwitness": str(earwitness),
-        "set": ["stages=[annotate]", "annotate.project=rebuild-test"],
+        "set": [f"out={tmp_path / 'run'}", f"stages=[{','.join(on)}]", *label_studio(server, document_root, "idle")],
         "poke_interval": 1,
+        "consensus_timeout": 3,
     }
-    done, states, reschedules = dags_test(airflow_env, conf)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-5000:]
-    annotate = {"annotate_push", "wait_for_consensus", "annotate_pull"}
-    assert states == {"config": "success"} | {t: "success" if t in annotate else "skipped" for t in STAGE_TASKS}
-    assert reschedules == 2  # it gave its worker slot back between checks
-    made = calls(tmp_path / "bin")
-    statuses = [["annotate", "status"]] * 3
-    assert [c[:2] for c in made] == [["annotate", "push"], *statuses, ["annotate", "pull"]]
-    assert made[0][2] == str(demo / "acquire")  # verify is off: the clips themselves are pushed
-    assert all(c[c.index("--project") + 1] == "rebuild-test" for c in made)
-    assert all("--json" in c for c in made[1:4])
-    assert made[4][made[4].index("--out") + 1] == str(demo / "annotate")
-    assert "annotate status failed; checking again in 1 s" in done.stdout + done.stderr
-
-
-@needs_airflow
-def test_the_sensor_fails_after_its_timeout_and_nothing_after_it_runs(airflow_env, demo, tmp_path):
-    standin(tmp_path / "bin", remaining=[5])
-    conf = {
-        "config": str(demo / "config.yaml"),
-        "earwitness": str(tmp_path / "bin" / "earwitness"),
-        "set": ["stages=[annotate,build]"],
-        "poke_interval": 1,
-        "consensus_timeout": 1,
-    }
-    done, states, reschedules = dags_test(airflow_env, conf)
-    assert states["wait_for_consensus"] == "failed", (done.stdout + done.stderr)[-5000:]
-    assert "Sensor has timed out" in done.stdout + done.stderr
+    done, states, reschedules = dags_test(airflow_env | {TOKEN_ENV: lstest.ADMIN.token}, conf)
+    output = done.stdout + done.stderr
+    assert {states[t] for t in ("prune", "acquire", "annotate_push")} == {"success"}, output[-5000:]
+    assert states["verify"] == "skipped"  # and annotate_push after it ran
+    assert f"is turned off by the config (stages: {', '.join(on)}): verify skipped" in output
+    assert states["wait_for_consensus"] == "failed" and "Sensor has timed out" in output
     assert reschedules >= 1
     assert {states[t] for t in ("annotate_pull", "build", "publish")} == {"upstream_failed"}
-    assert [c[1] for c in calls(tmp_path / "bin")].count("pull") == 0
+    assert not (tmp_path / "run" / "annotate" / "consensus.parquet").exists()
+    assert (tmp_path / "run" / "annotate" / "push.json").exists()  # pushed the clips themselves: verify is off
 
 
 def test_demo_prepare_only_writes_the_inputs_a_clip_source_and_a_config_with_absolute_paths(demo):
     config = stages.resolve_config(str(EARWITNESS), str(demo / "config.yaml"), [])
     settings = stages.Rebuild.frozen(str(EARWITNESS), config).settings
-    assert settings["stages"] == ["prune", "acquire", "build"]  # what the demo runs offline today
+    assert settings["stages"] == ["prune", "acquire", "verify", "build", "publish"]  # annotate needs a server
+    assert (Path(settings["verify"]["model"]) / "config.json").is_file()  # the tiny model, saved as weights come
     assert Path(settings["out"]) == demo and Path(settings["acquire"]["source"]).is_absolute()
     assert all(Path(p).is_file() for p in settings["prune"]["segments"])
     clips = list(Path(settings["acquire"]["source"]).glob("*.mp4"))
@@ -240,11 +285,15 @@ def test_demo_prepare_only_writes_the_inputs_a_clip_source_and_a_config_with_abs
 
 
 def test_the_status_parser_reads_what_remains_and_rejects_what_it_cannot_read():
-    assert stages.remaining_annotations('{"project": "p", "tasks": 40, "remaining": 7}') == 7
-    assert stages.remaining_annotations('{"tasks": 40, "remaining": 0}') == 0
-    for bad in ('{"tasks": 40}', "not json", '{"remaining": -1}', '{"remaining": "many"}'):
-        with pytest.raises(stages.StageError, match="remaining"):
+    assert stages.remaining_annotations('{"project": "p", "tasks": 40, "annotations_needed": 7}') == 7
+    assert stages.remaining_annotations('{"tasks": 40, "annotations_needed": 0, "complete": true}') == 0
+    for bad in ('{"tasks": 40}', "not json", '{"tasks": 1, "annotations_needed": -1}', '{"annotations_needed": "x"}'):
+        with pytest.raises(stages.StageError, match=r"annotations_needed|remaining"):
             stages.remaining_annotations(bad)
+    with pytest.raises(stages.StageError, match="cannot reach Label Studio"):
+        stages.remaining_annotations('{"project": "p", "error": "cannot reach Label Studio at http://x"}')
+    with pytest.raises(stages.StageError, match="has no tasks"):
+        stages.remaining_annotations('{"project": "p", "tasks": 0, "annotations_needed": 0}')
 
 
 def test_each_stage_gets_the_run_folder_paths_and_skips_say_why(tmp_path):
