@@ -21,6 +21,7 @@ from earwitness.pipelines.prune import FUNNEL_STEPS, PruneResult, run_prune
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="a build configuration (YAML)")]
+WorkersOption = Annotated[int | None, typer.Option(help="worker processes (0: in-process)")]
 SetOption = Annotated[
     list[str] | None, typer.Option("--set", help="override one setting: section.key=value (repeatable)")
 ]
@@ -57,16 +58,14 @@ def acquire(
     source: Annotated[str | None, typer.Option(help="youtube, a URL template, or a folder")] = None,
     out: Annotated[Path | None, typer.Option(help="where to write (default: <config out>/acquire)")] = None,
     config: ConfigOption = None,
-    workers: Annotated[int | None, typer.Option(help="worker processes (0: in-process)")] = None,
+    workers: WorkersOption = None,
     limit: Annotated[int | None, typer.Option(help="take only the first N candidates of each file")] = None,
     set_: SetOption = None,
 ) -> None:
     """Candidates -> downloaded, normalised clips in the clip store, and clips.parquet."""
-    settings = _settings(config, set_)
+    settings = _settings(config, set_, workers)
     if source is not None:
         settings.acquire.source = source
-    if workers is not None:
-        settings.beam.workers = workers
     _report_acquire(run_acquire(settings, candidates, out or Path(settings.out) / "acquire", limit))
 
 
@@ -76,15 +75,13 @@ def verify(
     model: Annotated[str | None, typer.Option(help="the omni model: a local folder or a hub id")] = None,
     out: Annotated[Path | None, typer.Option(help="where to write (default: <config out>/verify)")] = None,
     config: ConfigOption = None,
-    workers: Annotated[int | None, typer.Option(help="worker processes (0: in-process)")] = None,
+    workers: WorkersOption = None,
     set_: SetOption = None,
 ) -> None:
     """Acquired clips -> four yes/no questions to an omni model -> verdicts.parquet."""
     from earwitness.pipelines.verify import run_verify
 
-    settings = _settings(config, set_)
-    if workers is not None:
-        settings.beam.workers = workers
+    settings = _settings(config, set_, workers)
     _report_verify(run_verify(settings, clips, out or Path(settings.out) / "verify", model))
 
 
@@ -93,13 +90,11 @@ def build(
     clips: Annotated[Path, typer.Argument(help="acquire's output folder (holding clips.parquet)")],
     out: Annotated[Path | None, typer.Option(help="the release folder (default: <config out>/release)")] = None,
     config: ConfigOption = None,
-    workers: Annotated[int | None, typer.Option(help="worker processes (0: in-process)")] = None,
+    workers: WorkersOption = None,
     set_: SetOption = None,
 ) -> None:
     """Accepted clips -> variants, questions and preference pairs -> a versioned release."""
-    settings = _settings(config, set_)
-    if workers is not None:
-        settings.beam.workers = workers
+    settings = _settings(config, set_, workers)
     _report_build(run_build(settings, clips, out or Path(settings.out) / "release"))
 
 
@@ -211,8 +206,11 @@ def show_config(config: ConfigOption = None, set_: SetOption = None) -> None:
     typer.echo(dump_config(_settings(config, set_)), nl=False)
 
 
-def _settings(config: Path | None, overrides: list[str] | None) -> Config:
-    return load_config(config, overrides)
+def _settings(config: Path | None, overrides: list[str] | None, workers: int | None = None) -> Config:
+    settings = load_config(config, overrides)
+    if workers is not None:  # a command's own flag beats the file and --set
+        settings.beam.workers = workers
+    return settings
 
 
 def _report(result: PruneResult) -> None:
