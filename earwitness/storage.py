@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -145,6 +147,23 @@ def _read_fsspec(url: str) -> bytes:
         raise EarwitnessError(f"{redact(url)}: no such file") from None
     except ValueError as exc:
         raise EarwitnessError(f"{redact(url)}: {exc}") from None
+
+
+def local_copy(path: str, folder: Path) -> str:
+    """A local file holding the bytes at `path`, for what reads only local files (PyAV, ffmpeg): the path
+    itself when it is local, else a copy in `folder` read through Beam's FileSystems (gs://, s3://, ...).
+    A read that fails raises (OSError or Beam's IOError): the caller decides whether that is worth a retry."""
+    if "://" not in path:
+        return path
+    from apache_beam.io.filesystems import CompressionTypes, FileSystems
+
+    local = Path(folder) / f"{hashlib.sha1(path.encode()).hexdigest()[:12]}-{path.rsplit('/', 1)[-1]}"
+    if not local.exists():
+        partial = local.with_name(local.name + ".part")
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as src, partial.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        os.replace(partial, local)
+    return str(local)
 
 
 class ClipStore:

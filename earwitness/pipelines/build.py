@@ -23,7 +23,7 @@ import tarfile
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import apache_beam as beam
@@ -39,7 +39,7 @@ from earwitness.pipelines.gates import ACCEPTED, VERIFIED, apply_gates
 from earwitness.pipelines.release import BuildResult, write_release
 from earwitness.pipelines.runners import describe, pipeline_options
 from earwitness.schemas import CLIPS, PREFERENCES, QA, SAMPLES, read_table, write_table
-from earwitness.storage import write_json
+from earwitness.storage import local_copy, write_json
 from earwitness.transforms.interventions import Clip, Intervention, Pools, Variant, load, seeded
 from earwitness.transforms.media import Media
 from earwitness.transforms.preferences import preference_pairs
@@ -106,6 +106,7 @@ def write_shard(
         temp = Path(scratch) / "shard.tar"
         with tarfile.open(temp, "w", format=tarfile.GNU_FORMAT) as tar:
             for variant in sorted(plan.variants, key=lambda v: v.key):
+                variant = _with_local_media(variant, Path(scratch))  # a store it cannot read fails the shard
                 mp4 = Path(scratch) / f"{variant.key}.mp4"
                 try:
                     registry[variant.intervention].render(variant, mp4, media)
@@ -123,6 +124,13 @@ def write_shard(
         elif target.exists():
             target.unlink()  # every variant failed: no empty shard in the release
     return rows, failed
+
+
+def _with_local_media(variant: Variant, folder: Path) -> Variant:
+    """The variant with its clips' files local (copied from a bucket store; ffmpeg and PyAV read no gs://)."""
+    clip = replace(variant.clip, path=local_copy(variant.clip.path, folder))
+    borrowed = variant.borrowed and replace(variant.borrowed, path=local_copy(variant.borrowed.path, folder))
+    return replace(variant, clip=clip, borrowed=borrowed)
 
 
 def _reason(exc: Exception) -> str:

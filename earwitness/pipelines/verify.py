@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -30,7 +31,7 @@ from earwitness.pipelines.config import Config, VerifyConfig
 from earwitness.pipelines.omni_handler import OmniModelHandler, ScorerSettings, model_identity
 from earwitness.pipelines.runners import describe, pipeline_options
 from earwitness.schemas import CLIPS, VERDICTS, read_table, write_table
-from earwitness.storage import write_json
+from earwitness.storage import local_copy, write_json
 from earwitness.transforms.verifier.clip_arrays import Unusable, decode_clip
 from earwitness.transforms.verifier.prompts import PROMPTS, QUESTIONS
 from earwitness.transforms.verifier.scorer import decide
@@ -67,13 +68,27 @@ class DecodeClip(beam.DoFn):
 
     def process(self, clip: dict) -> Iterator:
         try:
-            yield decode_clip(
-                clip["path"], clip["key"], clip["sha256"], clip["class_name"],
-                self.settings.fps, self.settings.max_pixels,
-            )  # fmt: skip
+            with tempfile.TemporaryDirectory(prefix="verify.") as scratch:
+                arrays = decode_clip(
+                    _readable(clip["path"], Path(scratch)), clip["key"], clip["sha256"], clip["class_name"],
+                    self.settings.fps, self.settings.max_pixels,
+                )  # fmt: skip
         except Unusable as exc:
             self.unusable.inc()
             yield beam.pvalue.TaggedOutput("failed", self.asking.row(clip, {}, status="failed", reason=str(exc)))
+            return
+        yield arrays
+
+
+def _readable(path: str, scratch: Path) -> str:
+    """A local file PyAV can open (a clip in a bucket store is copied); a store that cannot be read now is
+    `unreadable`, which the next run asks again (unlike `undecodable`: the same bytes fail the same way)."""
+    if "://" not in path and not Path(path).is_file():
+        raise Unusable("unreadable", f"{path}: no such file (is the clip store mounted?)")
+    try:
+        return local_copy(path, scratch)
+    except OSError as exc:  # Beam's IOError and BeamIOError are OSErrors
+        raise Unusable("unreadable", f"the clip store cannot be read: {str(exc)[:300]}") from None
 
 
 class VerdictRow(beam.DoFn):
