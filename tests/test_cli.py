@@ -44,6 +44,13 @@ def test_the_demo_runs_offline_and_leaves_a_readable_run_folder(tmp_path):
     result = json.loads((tmp_path / "s.json").read_text())
     assert result["overall"]["accuracy"] == 1.0 and result["overall"]["questions"] == len(qa)
 
+    # `make demo` again: it rebuilds and republishes, reusing the clips and verdicts it has
+    again = earwitness("demo", "--out", str(tmp_path / "demo"))
+    assert again.returncode == 0, again.stderr
+    assert "skipped_stored" in again.stdout and "downloaded" not in again.stdout
+    assert "asked 0 now, 20 verdicts reused" in again.stdout
+    assert (release / "SHA256SUMS").read_bytes() == (published / "SHA256SUMS").read_bytes()
+
 
 def test_prune_flags_override_the_config(tmp_path, tiny):
     ontology, policy = tiny

@@ -175,6 +175,8 @@ def run_demo(
         typer.echo(f"wrote {out / 'config.yaml'} (stages: {', '.join(settings.stages)})")
         return
     settings = demo_run.demo_config(out, seed)
+    for name in demo_run.clear_outputs(out):
+        typer.echo(f"removed the previous demo's {out / name}")
     pruned = run_prune(settings.prune, out / "prune")
     _report(pruned)
     candidates = sorted((out / "prune" / "candidates").glob("*.parquet"))

@@ -8,6 +8,7 @@ demo leaves it out and says so; the Airflow DAG's test runs it against a real se
 from __future__ import annotations
 
 import importlib.util
+import shutil
 from pathlib import Path
 
 from earwitness import demo
@@ -53,3 +54,14 @@ def prepare(out: Path, seed: int) -> Config:
     settings.acquire.source = str(source)
     write_model(settings)
     return settings
+
+
+def clear_outputs(out: Path) -> list[str]:
+    """Remove what a previous demo built and published (a release folder and a published version are never
+    written twice); prune, acquire and verify reuse their earlier work. Returns what was removed."""
+    removed = []
+    for name in ("release", "published"):
+        if (out / name).exists():
+            shutil.rmtree(out / name)
+            removed.append(name)
+    return removed
