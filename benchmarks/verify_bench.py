@@ -22,12 +22,13 @@ from pathlib import Path
 
 from common import clip_folder, parser
 
+from earwitness.pipelines.config import VerifyConfig
 from earwitness.transforms.verifier.clip_arrays import decode_clip
 from earwitness.transforms.verifier.prompts import PROMPTS, QUESTIONS
 from earwitness.transforms.verifier.scorer import OmniScorer
 from earwitness.transforms.verifier.tiny import tiny_processor, tiny_thinker
 
-ORDER = ["visual_muted", "audio_black", "audio_full", "visual_full"]  # the cheapest question first
+ORDER = VerifyConfig().order  # the default: the cheapest question first
 # Qwen2.5-Omni-7B: parameters of the language model, the vision and the audio encoder
 LLM, VISION, AUDIO = 7.6e9, 0.67e9, 0.64e9
 H100_BF16, MFU = 989e12, 0.4  # dense peak; a fair prefill utilisation

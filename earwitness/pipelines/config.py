@@ -83,8 +83,8 @@ class VerifyConfig(Section):
     prompts: str = Field("v1", description="the versioned prompt set (earwitness.transforms.verifier.PROMPTS)")
     threshold: float = Field(0.5, ge=0.0, le=1.0, description="a question says yes when P(yes) >= this")
     order: list[str] = Field(
-        default_factory=lambda: ["audio_black", "visual_muted", "audio_full", "visual_full"],
-        description="the order questions are asked in; put the most selective first",
+        default_factory=lambda: ["visual_muted", "audio_black", "audio_full", "visual_full"],
+        description="the order questions are asked in: the cheapest and most selective first ((a) has no audio tokens)",
     )
     early_stop: bool = Field(True, description="stop at the first no (the rest are recorded as skipped)")
     fps: float = Field(2.0, gt=0, description="frames per second shown to the model")

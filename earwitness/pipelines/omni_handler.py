@@ -44,7 +44,7 @@ class ScorerSettings:
     attention: str = "sdpa"
     prompts: str = "v1"
     threshold: float = 0.5
-    order: tuple[str, ...] = ("audio_black", "visual_muted", "audio_full", "visual_full")
+    order: tuple[str, ...] = ("visual_muted", "audio_black", "audio_full", "visual_full")
     early_stop: bool = True
     fps: float = 2.0
     min_pixels: int = 128 * 28 * 28
@@ -57,7 +57,7 @@ def load_scorer(settings: ScorerSettings):
 
     from earwitness.transforms.verifier import scorer
 
-    thinker_name, processor_name, scorer_name = FAMILIES[_family(settings.model)]
+    thinker_name, processor_name, scorer_name = FAMILIES[model_family(settings.model)]
     thinker_class, processor_class = getattr(transformers, thinker_name), getattr(transformers, processor_name)
     device = settings.device
     if device == "auto":
@@ -84,7 +84,7 @@ def load_scorer(settings: ScorerSettings):
     )
 
 
-def _family(model: str) -> str:
+def model_family(model: str) -> str:
     """The model's family from its config.json, local or on the hub (offline, from the cache)."""
     from transformers import AutoConfig
 

@@ -28,7 +28,7 @@ from apache_beam.ml.inference.base import PredictionResult, RunInference
 
 from earwitness.errors import EarwitnessError
 from earwitness.pipelines.config import Config, VerifyConfig
-from earwitness.pipelines.omni_handler import OmniModelHandler, ScorerSettings, model_identity
+from earwitness.pipelines.omni_handler import OmniModelHandler, ScorerSettings, model_family, model_identity
 from earwitness.pipelines.runners import describe, pipeline_options
 from earwitness.schemas import CLIPS, VERDICTS, read_table, write_table
 from earwitness.storage import local_copy, write_json
@@ -137,6 +137,7 @@ def run_verify(config: Config, clips_dir: str | Path, out: str | Path, model: st
     work = out / ".work"
     shutil.rmtree(work, ignore_errors=True)
     if todo:
+        model_family(model)  # a wrong model is an error here, not on every worker after the clips are decoded
         _run_pipeline(config, scorer, asking, todo, work)
     new = [
         row
