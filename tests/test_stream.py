@@ -5,6 +5,7 @@ pipeline and the Hugging Face datasets recipe over the same shards."""
 import json
 import subprocess
 import sys
+import tarfile
 from collections import Counter
 
 import numpy as np
@@ -25,6 +26,17 @@ def manifest(small_release) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
+def shard_labels(small_release) -> dict[str, dict]:
+    """Each sample's own label, the json member build wrote beside its mp4 in the shard."""
+    labels = {}
+    for shard in small_release.glob("*/*/*.tar"):
+        with tarfile.open(shard) as tar:
+            for member in (m for m in tar.getmembers() if m.name.endswith(".json")):
+                labels[member.name.removesuffix(".json")] = json.load(tar.extractfile(member))
+    return labels
+
+
+@pytest.fixture(scope="module")
 def served(small_release, tmp_path_factory):
     """The release published into a folder served over HTTP on 127.0.0.1."""
     dest = tmp_path_factory.mktemp("bucket") / "earwitness"
@@ -33,7 +45,7 @@ def served(small_release, tmp_path_factory):
         yield server
 
 
-def test_clip_dataset_yields_decoded_clips_with_the_manifests_labels(small_release, manifest):
+def test_clip_dataset_yields_decoded_clips_with_the_manifests_labels(small_release, manifest, shard_labels):
     from earwitness.stream import ClipDataset
 
     dataset = ClipDataset(small_release)
@@ -41,8 +53,12 @@ def test_clip_dataset_yields_decoded_clips_with_the_manifests_labels(small_relea
     assert len(samples) == len(dataset) == len(manifest)
     assert sorted(s["key"] for s in samples) == sorted(manifest)
     for sample in samples:
-        row = manifest[sample["key"]]
+        row, own = manifest[sample["key"]], shard_labels[sample["key"]]
         assert {name: sample[name] for name in LABELS} == {name: row[name] for name in LABELS}
+        # the same as the label build wrote with the media: the manifest is not only copied into the sample
+        assert {name: sample[name] for name in LABELS if name != "has_audio"} == {
+            name: own[name] for name in LABELS if name != "has_audio"
+        }
         frames, audio = sample["frames"], sample["audio"]
         assert frames.dtype == np.uint8 and frames.shape[1:] == (120, 160, 3) and 38 <= len(frames) <= 41
         if row["variant"] == "black_frames":
