@@ -93,6 +93,37 @@ def test_the_token_comes_from_the_environment_or_a_file_and_never_from_the_confi
         load_config(None, ["annotate.token=secret"])
 
 
+def test_an_address_that_is_not_label_studio_is_a_clear_error(monkeypatch, tmp_path):
+    """A proxy's login page answers 200 with HTML: status reports it, push fails naming the address."""
+    import http.server
+    import threading
+
+    class LoginPage(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"<html><body>Sign in to continue</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), LoginPage) as proxy:
+        threading.Thread(target=proxy.serve_forever, daemon=True).start()
+        monkeypatch.setenv(TOKEN_ENV, "a-secret-token")
+        config = load_config(
+            None, [f"annotate.url=http://127.0.0.1:{proxy.server_port}", f"annotate.token_env={TOKEN_ENV}"]
+        )
+        status = project_status(config)
+        assert "answered HTTP 200 to list projects: <html><body>Sign in" in status["error"]
+        with pytest.raises(EarwitnessError, match="answered HTTP 200 to list projects") as failure:
+            run_pull(config, tmp_path / "annotate")
+        proxy.shutdown()
+    assert "a-secret-token" not in str(failure.value) + json.dumps(status)
+
+
 def test_media_urls_for_a_local_store_and_a_bucket(tmp_path):
     local = Media("auto", document_root=str(tmp_path))
     assert local.url(str(tmp_path / "clips" / "-0pJqpNjft4_267000.mp4"), "k") == (

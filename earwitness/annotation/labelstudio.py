@@ -71,7 +71,9 @@ class Studio:
             message = f"Label Studio at {redact(self.url)} did not answer in time to {what}"
         except httpx.HTTPError as exc:
             message = f"cannot reach Label Studio at {redact(self.url)} to {what} ({type(exc).__name__}: {exc})"
-        raise EarwitnessError(self.scrub(message)) from None
+        except ValueError as exc:  # an answer that is not Label Studio's JSON (a proxy's login page, say)
+            message = f"{redact(self.url)} did not answer as Label Studio to {what} ({type(exc).__name__}: {exc})"
+        raise EarwitnessError(self.scrub(message)[:1000]) from None
 
     def scrub(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token else text
