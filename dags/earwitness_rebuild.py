@@ -24,7 +24,7 @@ from typing import Any
 
 from airflow.sdk import DAG, BaseSensorOperator, Context, Param, TriggerRule, chain, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
-from earwitness_stages import Rebuild, StageError, overrides, remaining_annotations, resolve_config
+from earwitness_stages import Rebuild, StageError, overrides, redacted, remaining_annotations, resolve_config
 
 log = logging.getLogger("earwitness_rebuild")  # the module name Airflow gives the file is mangled
 DAY = 24 * 3600
@@ -120,7 +120,8 @@ with DAG(
         """Check the configuration with the run's overrides and freeze it for every stage of the run."""
         settings = overrides(params, dag_run.run_after.strftime("%Y%m%d"))
         resolved = resolve_config(params["earwitness"], params["config"], settings)
-        log.info("configuration %s with %s:\n%s", params["config"], settings or "no overrides", resolved["yaml"])
+        shown = redacted(resolved["yaml"])
+        log.info("configuration %s with %s:\n%s", params["config"], redacted(str(settings or "no overrides")), shown)
         return resolved
 
     def stage(task_id: str) -> Any:

@@ -14,6 +14,7 @@ import functools
 import json
 import logging
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -38,6 +39,15 @@ TASK_STAGES = {
     "build": "build",
     "publish": "publish",
 }
+
+
+_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@:]+:[^/\s@]+@")
+
+
+def redacted(text: str) -> str:
+    """`text` with the user:password of every URL in it masked, for a task log (the frozen configuration
+    itself keeps them: a stage needs them)."""
+    return _CREDENTIALS.sub(r"\g<scheme>***@", text)
 
 
 class StageError(RuntimeError):
@@ -168,7 +178,7 @@ class Rebuild:
         """Run one stage's command, its stdout and stderr going line by line to `log`; returns its stdout."""
         with self.config_file() as config:
             argv = [find_executable(self.earwitness), *self.argv(task_id, config)]
-            log.info("running: %s (in %s)", shlex.join(argv), self.home)
+            log.info("running: %s (in %s)", redacted(shlex.join(argv)), self.home)
             return stream(argv, self.home, log)
 
 

@@ -273,6 +273,23 @@ def test_stages_turned_off_are_skipped_visibly_and_the_sensor_times_out(
     assert (tmp_path / "run" / "annotate" / "push.json").exists()  # pushed the clips themselves: verify is off
 
 
+@needs_airflow
+def test_a_run_with_every_stage_turned_off_skips_each_task_saying_why(airflow_env, demo, tmp_path):
+    conf = {
+        "config": str(demo / "config.yaml"),
+        "set": [f"out={tmp_path / 'run'}", "stages=[publish]", "publish.dest=null"],
+    }
+    done, states, reschedules = dags_test(airflow_env, conf)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-5000:]
+    assert states == {"config": "success"} | dict.fromkeys(STAGE_TASKS, "skipped")
+    assert reschedules == 0  # the sensor skipped at its first check, holding nothing
+    for task_id in (t for t in STAGE_TASKS if t != "publish"):
+        assert f"is turned off by the config (stages: publish): {task_id} skipped" in output
+    assert "publish.dest is not set in the config: nothing to publish, publish skipped" in output
+    assert not (tmp_path / "run").exists()  # no stage ran
+
+
 def test_demo_prepare_only_writes_the_inputs_a_clip_source_and_a_config_with_absolute_paths(demo):
     config = stages.resolve_config(str(EARWITNESS), str(demo / "config.yaml"), [])
     settings = stages.Rebuild.frozen(str(EARWITNESS), config).settings
@@ -294,6 +311,16 @@ def test_the_status_parser_reads_what_remains_and_rejects_what_it_cannot_read():
         stages.remaining_annotations('{"project": "p", "error": "cannot reach Label Studio at http://x"}')
     with pytest.raises(stages.StageError, match="has no tasks"):
         stages.remaining_annotations('{"project": "p", "tasks": 0, "annotations_needed": 0}')
+
+
+def test_credentials_in_urls_never_reach_a_task_log():
+    config = (
+        "annotate:\n  url: https://ann:s3cret@labelstudio.lab.org/\nacquire:\n  proxy: socks5://me:pw@10.0.0.1:1080\n"
+    )
+    shown = stages.redacted(config)
+    assert "s3cret" not in shown and "me:pw" not in shown
+    assert "https://***@labelstudio.lab.org/" in shown and "socks5://***@10.0.0.1:1080" in shown
+    assert stages.redacted("gs://bucket/clips and http://host:8080/x") == "gs://bucket/clips and http://host:8080/x"
 
 
 def test_each_stage_gets_the_run_folder_paths_and_skips_say_why(tmp_path):
