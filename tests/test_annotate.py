@@ -67,8 +67,8 @@ def test_one_vote_per_distinct_annotator_and_split_votes_are_not_accepted():
 
     both = votes_of({"annotations": [annotation(3, (P, P, P), "a"), annotation(2, (P, P, P), "b", "fine")]})
     assert consensus_row("k", 1, both) | {"comment": None} == {
-        "key": "k", "task_id": 1, "status": "accepted", "accepted": True, "annotations": 2, "visible_passes": 2,
-        "dominant_passes": 2, "action_passes": 2, "annotators": ["2", "3"], "comment": None,
+        "key": "k", "sha256": None, "task_id": 1, "status": "accepted", "accepted": True, "annotations": 2,
+        "visible_passes": 2, "dominant_passes": 2, "action_passes": 2, "annotators": ["2", "3"], "comment": None,
     }  # fmt: skip
     assert consensus_row("k", 1, both)["comment"] == "2: fine"
     split = votes_of({"annotations": [annotation(2, (P, P, P), "a"), annotation(3, (P, R, P), "b")]})
@@ -248,6 +248,14 @@ def test_push_creates_the_project_once_and_each_clip_once_with_media_label_studi
 
     again = run_push(config, acquired, tmp_path)  # the same clips again: nothing new
     assert (again.project, again.counts["imported"], again.counts["already_pushed"]) == (first.project, 0, CLIPS_OK)
+    # a clip acquired again with other bytes: its task shows the old version, so push says so and adds nothing
+    changed = read_table(acquired / "clips.parquet", CLIPS).to_pylist()
+    target = next(c for c in changed if c["status"] == "ok")
+    target["sha256"] = "f" * 64
+    reacquired = write_table(pa.Table.from_pylist(changed, CLIPS.schema), tmp_path / "re" / "clips.parquet", CLIPS)
+    moved = run_push(config, reacquired, tmp_path / "re")
+    assert (moved.counts["imported"], moved.counts["skipped_changed_clip"]) == (0, 1)
+    assert {"key": target["key"], "reason": "changed_clip"} in moved.skipped
     write_verdicts(acquired, passed={c["key"] for c in ok_clips(acquired)[:2]})
     verified = run_push(config, acquired.parent / "verify" / "verdicts.parquet", tmp_path)
     assert verified.counts["imported"] == 0 and verified.counts["already_pushed"] == 2

@@ -419,14 +419,17 @@ def test_the_build_takes_only_clips_the_verifier_passed_and_annotators_accepted(
     assert keys(verdicts="off") == {r["key"] for r in ok}
 
     consensus = [
-        {"key": r["key"], "task_id": i, "status": "accepted" if i % 2 == 0 else "rejected", "accepted": i % 2 == 0,
+        {"key": r["key"], "sha256": r["sha256"], "task_id": i, "status": "accepted" if i % 2 == 0 else "rejected",
+         "accepted": i % 2 == 0,
          "annotations": 2, "visible_passes": 2, "dominant_passes": 2, "action_passes": 2 * (i % 2 == 0),
          "annotators": ["1", "2"], "comment": None}
         for i, r in enumerate(ok)
     ]  # fmt: skip
+    consensus[4]["sha256"] = "0" * 64  # annotators accepted another version of this clip
     write_table(pa.Table.from_pylist(consensus), tmp_path / "elsewhere.parquet", CONSENSUS)
     both = keys(consensus=str(tmp_path / "elsewhere.parquet"))
-    assert both == {r["key"] for i, r in enumerate(ok) if i % 2 == 0} & verified
+    assert ok[4]["key"] in verified and ok[4]["key"] not in both
+    assert both == {r["key"] for i, r in enumerate(ok) if i % 2 == 0 and i != 4} & verified
     _, funnel = accepted_clips(run / "acquire", settings(consensus=str(tmp_path / "elsewhere.parquet")).build)
     assert funnel["clips_verified"] == len(verified) and funnel["clips_accepted"] == len(both)
     with pytest.raises(EarwitnessError, match="no such consensus table"):

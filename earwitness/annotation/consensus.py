@@ -57,12 +57,15 @@ def decide(votes: Sequence[Vote], required: int = REQUIRED) -> str:
     return "rejected" if accepting == 0 else "split"
 
 
-def consensus_row(key: str, task_id: int, votes: Sequence[Vote], required: int = REQUIRED) -> dict:
-    """A row of the consensus table (earwitness.schemas.CONSENSUS)."""
+def consensus_row(
+    key: str, task_id: int, votes: Sequence[Vote], sha256: str | None = None, required: int = REQUIRED
+) -> dict:
+    """A row of the consensus table (earwitness.schemas.CONSENSUS); `sha256`: the clip the task showed."""
     status = decide(votes, required)
     comments = [f"{v.annotator}: {v.comment}" for v in votes if v.comment]
     return {
         "key": key,
+        "sha256": sha256,
         "task_id": task_id,
         "status": status,
         "accepted": status == "accepted",

@@ -82,7 +82,10 @@ def run_push(
         log.info(f"created Label Studio project {settings.project!r} (id {project})")
     for folder in sorted(folders):
         studio.grant_folder(project, folder)
-    present = {t.get("data", {}).get("key") for t in studio.export(project)}
+    present = {t.get("data", {}).get("key"): t.get("data", {}).get("sha256") for t in studio.export(project)}
+    for task in [t for t in tasks if t["key"] in present and present[t["key"]] != t["sha256"]]:
+        skipped.append({"key": task["key"], "reason": "changed_clip"})  # its task shows an older version
+        tasks.remove(task)
     new = [t for t in tasks if t["key"] not in present]
     imported = 0
     for start in range(0, len(new), settings.batch):
@@ -215,7 +218,8 @@ def run_pull(config: Config, out: str | Path) -> PullResult:
     rows, voted = [], []
     for key, tasks in sorted(by_key.items()):  # a key in two tasks (imported by hand): one clip, votes pooled
         votes = votes_of({"annotations": [a for t in tasks for a in t.get("annotations") or []]})
-        rows.append(consensus_row(key, min(t["id"] for t in tasks), votes))
+        first = min(tasks, key=lambda t: t["id"])
+        rows.append(consensus_row(key, first["id"], votes, first["data"].get("sha256")))
         voted.append(votes)
     table = pa.Table.from_pylist(rows, schema=CONSENSUS.schema) if rows else CONSENSUS.schema.empty_table()
     write_table(table, out / "consensus.parquet", CONSENSUS)

@@ -2,7 +2,8 @@
 
 A gate is a table keyed by clip with a boolean column. It applies when its table is present
 ('auto') or named (a path); 'off' ignores it. A clip the gate's table does not mention is
-left out (it was never judged), and so is a verdict about another version of the clip.
+left out (it was never judged), and so is a verdict or a consensus about another version of the
+clip (its sha256 differs): what was judged is not what would be built.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ class Gate:
     table: TableSchema
     column: str
     default: str  # in the run folder, beside the clips folder
-    same_clip: bool  # the row must carry the clip's sha256
 
     def locate(self, setting: str, run_out: str | Path) -> Path | None:
         if setting == "off":
@@ -41,7 +41,7 @@ class Gate:
         kept = []
         for row in rows:
             judged = verdicts.get(row["key"])
-            if judged is None or (self.same_clip and judged["sha256"] != row["sha256"]):
+            if judged is None or judged["sha256"] != row["sha256"]:  # never judged, or another version of it
                 continue
             if judged[self.column]:
                 kept.append(row)
@@ -49,8 +49,8 @@ class Gate:
         return kept
 
 
-VERIFIED = Gate("clips_verified", VERDICTS, "passed", "verify/verdicts.parquet", same_clip=True)
-ACCEPTED = Gate("clips_accepted", CONSENSUS, "accepted", "annotate/consensus.parquet", same_clip=False)
+VERIFIED = Gate("clips_verified", VERDICTS, "passed", "verify/verdicts.parquet")
+ACCEPTED = Gate("clips_accepted", CONSENSUS, "accepted", "annotate/consensus.parquet")
 
 
 def apply_gates(rows: list[dict], settings: dict[Gate, str], run_out: str | Path) -> tuple[list[dict], dict]:

@@ -172,10 +172,11 @@ VERDICTS = TableSchema(
 # annotate: one row per clip pushed to Label Studio, the two-annotator consensus.
 CONSENSUS = TableSchema(
     "consensus",
-    1,
+    2,  # 2: sha256, the version of the clip the annotators judged
     pa.schema(
         [
             pa.field("key", pa.string(), nullable=False),
+            pa.field("sha256", pa.string()),  # null for a task pushed without it (by hand)
             pa.field("task_id", pa.int64(), nullable=False),
             pa.field("status", pa.string(), nullable=False),  # accepted | rejected | split | pending
             pa.field("accepted", pa.bool_(), nullable=False),  # two distinct annotators passed all three
