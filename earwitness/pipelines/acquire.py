@@ -1,6 +1,6 @@
 """acquire (Beam): candidates -> download each segment -> normalise -> clip store -> clips table.
 
-    Create(candidates) | Reshuffle | ParDo(AcquireClip) | WriteToParquet(rows)
+    ReadFromParquet(candidates) | Reshuffle | ParDo(AcquireClip) | WriteToParquet(rows)
 
 then the driver merges the rows into DIR/clips.parquet. Re-running skips every clip already
 stored, retries transient failures (429, 5xx, timeouts, broken transfers) and leaves permanent
@@ -35,7 +35,7 @@ from earwitness.errors import EarwitnessError
 from earwitness.ids import clip_key
 from earwitness.ontology.segments import split_name
 from earwitness.pipelines.config import AcquireConfig, Config
-from earwitness.pipelines.runners import describe, pipeline_options
+from earwitness.pipelines.runners import describe, pipeline_options, staged_rows
 from earwitness.schemas import CANDIDATES, CLIPS, read_table, write_table
 from earwitness.storage import ClipStore, redact, write_json
 from earwitness.transforms.ffmpeg import ffmpeg_binary
@@ -232,7 +232,7 @@ def run_acquire(
     pipeline = beam.Pipeline(options=pipeline_options(config.beam))
     _ = (
         pipeline
-        | "Candidates" >> beam.Create(candidates, reshuffle=False)
+        | "Candidates" >> beam.io.ReadFromParquet(staged_rows(candidates, out / ".work" / "candidates.parquet"))
         | "Spread over workers" >> beam.Reshuffle()
         | "Download and normalise" >> beam.ParDo(AcquireClip(job))
         | "Write rows" >> beam.io.WriteToParquet(str(rows_prefix), CLIPS.schema, file_name_suffix=".parquet")

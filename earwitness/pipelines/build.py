@@ -3,7 +3,7 @@
 The driver plans every variant (deterministic from the seed and the clip key, donors from the
 clip's own split) and groups them into shards; the pipeline renders and writes the shards:
 
-    Create(shard plans) | Reshuffle | ParDo(WriteShard) -> sample rows | failed variants
+    Create(shard plan files) | Reshuffle | ParDo(WriteShard) -> sample rows | failed variants
 
 then the driver writes the manifests, questions, preference pairs and the release's files.
 A shard already written (its record in RELEASE/.build matches the tar) is not made again, so a
@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import os
+import pickle
 import re
 import shutil
 import tarfile
@@ -74,7 +75,8 @@ class WriteShard(beam.DoFn):
     def setup(self) -> None:
         self.registry: dict[str, Intervention] = {i.name: i for i in load(self.interventions, **self.options)}
 
-    def process(self, plan: ShardPlan) -> Iterator:
+    def process(self, plan_file: str) -> Iterator:
+        plan: ShardPlan = pickle.loads(Path(plan_file).read_bytes())
         target = Path(self.release) / plan.path
         record = Path(self.release) / WORK / "shards" / (plan.path + ".json")
         done = json.loads(record.read_text()) if record.exists() else {}
@@ -131,6 +133,18 @@ def _with_local_media(variant: Variant, folder: Path) -> Variant:
     clip = replace(variant.clip, path=local_copy(variant.clip.path, folder))
     borrowed = variant.borrowed and replace(variant.borrowed, path=local_copy(variant.borrowed.path, folder))
     return replace(variant, clip=clip, borrowed=borrowed)
+
+
+def _plan_files(shards: list[ShardPlan], folder: Path) -> list[str]:
+    """Each shard's plan in a file the workers read: the pipeline carries only the files' names (its job
+    graph would otherwise hold every variant of every clip)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for i, plan in enumerate(shards):
+        path = folder / f"{i:06d}.pickle"
+        path.write_bytes(pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL))
+        files.append(str(path))
+    return files
 
 
 def _reason(exc: Exception) -> str:
@@ -208,12 +222,12 @@ def run_build(config: Config, clips_dir: str | Path, out: str | Path) -> BuildRe
 
     media = Media(cache=str(out / WORK / "cache"), ffmpeg=config.media.ffmpeg)
     rows_prefix, failed_prefix = out / WORK / "rows" / "samples", out / WORK / "rows" / "failed"
-    for leftover in ("rows", "scratch"):  # what a killed build left; its finished shards stay
+    for leftover in ("rows", "scratch", "plans"):  # what a killed build left; its finished shards stay
         shutil.rmtree(out / WORK / leftover, ignore_errors=True)
     pipeline = beam.Pipeline(options=pipeline_options(config.beam))
     written = (
         pipeline
-        | "Shard plans" >> beam.Create(shards, reshuffle=False)
+        | "Shard plans" >> beam.Create(_plan_files(shards, out / WORK / "plans"), reshuffle=False)
         | "Spread over workers" >> beam.Reshuffle()
         | "Render and write shards"
         >> beam.ParDo(WriteShard(str(out), media, settings.interventions, settings.options)).with_outputs(

@@ -1,6 +1,6 @@
 """verify (Beam RunInference): acquired clips -> four yes/no questions to an omni model -> verdicts.
 
-    Create(clips to ask) | Reshuffle | ParDo(DecodeClip) | RunInference(OmniModelHandler) | verdict rows
+    ReadFromParquet(clips to ask) | Reshuffle | ParDo(DecodeClip) | RunInference(OmniModelHandler) | verdict rows
 
 then the driver merges the new rows with the cached ones into DIR/verdicts.parquet. A verdict is
 reused when the clip's sha256, the model and the prompt version are unchanged: a re-run asks
@@ -29,7 +29,7 @@ from apache_beam.ml.inference.base import PredictionResult, RunInference
 from earwitness.errors import EarwitnessError
 from earwitness.pipelines.config import Config, VerifyConfig
 from earwitness.pipelines.omni_handler import OmniModelHandler, ScorerSettings, model_family, model_identity
-from earwitness.pipelines.runners import describe, pipeline_options
+from earwitness.pipelines.runners import describe, pipeline_options, staged_rows
 from earwitness.schemas import CLIPS, VERDICTS, read_table, write_table
 from earwitness.storage import local_copy, write_json
 from earwitness.transforms.verifier.clip_arrays import Unusable, decode_clip
@@ -71,7 +71,7 @@ class DecodeClip(beam.DoFn):
             with tempfile.TemporaryDirectory(prefix="verify.") as scratch:
                 arrays = decode_clip(
                     _readable(clip["path"], Path(scratch)), clip["key"], clip["sha256"], clip["class_name"],
-                    self.settings.fps, self.settings.max_pixels,
+                    self.settings.fps, self.settings.max_pixels, class_id=clip["class_id"],
                 )  # fmt: skip
         except Unusable as exc:
             self.unusable.inc()
@@ -92,12 +92,18 @@ def _readable(path: str, scratch: Path) -> str:
 
 
 class VerdictRow(beam.DoFn):
-    def __init__(self, asking: Asking, clips: dict[str, dict]):
-        self.asking, self.clips = asking, clips
+    def __init__(self, asking: Asking):
+        self.asking = asking
         self.counters = {n: Metrics.counter(NAMESPACE, n) for n in ("clips_asked", "clips_passed", "prefill_tokens")}
 
     def process(self, result: PredictionResult) -> Iterator[dict]:
-        clip, verdict = self.clips[result.example.key], result.inference
+        example, verdict = result.example, result.inference
+        clip = {
+            "key": example.key,
+            "sha256": example.sha256,
+            "class_id": example.class_id,
+            "class_name": example.class_name,
+        }
         if "error" in verdict:
             yield self.asking.row(clip, {}, status="failed", reason=verdict["error"])
             return
@@ -158,18 +164,15 @@ def _run_pipeline(config: Config, scorer: ScorerSettings, asking: Asking, todo: 
         scorer, min_batch_size=v.batch_min, max_batch_size=v.batch_max, max_batch_duration_secs=v.batch_wait_s,
         shared=v.shared_model, copies=v.model_copies, accelerator=v.accelerator,
     )  # fmt: skip
-    by_key = {c["key"]: c for c in todo}
     pipeline = beam.Pipeline(options=pipeline_options(config.beam))
     decoded = (
         pipeline
-        | "Clips to ask" >> beam.Create(todo, reshuffle=False)
+        | "Clips to ask" >> beam.io.ReadFromParquet(staged_rows(todo, work / "input" / "clips.parquet", CLIPS.schema))
         | "Spread over workers" >> beam.Reshuffle()
         | "Decode once" >> beam.ParDo(DecodeClip(scorer, asking)).with_outputs("failed", main="clips")
     )
     asked = (
-        decoded.clips
-        | "Ask the omni model" >> RunInference(handler)
-        | "Verdict rows" >> beam.ParDo(VerdictRow(asking, by_key))
+        decoded.clips | "Ask the omni model" >> RunInference(handler) | "Verdict rows" >> beam.ParDo(VerdictRow(asking))
     )
     _ = (
         (asked, decoded.failed)

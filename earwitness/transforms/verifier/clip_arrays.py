@@ -24,6 +24,7 @@ class ClipArrays:
     frames: np.ndarray  # T x H x W x 3 uint8, T even (the encoders pair frames)
     audio: np.ndarray  # float32 mono at MODEL_RATE
     fps: float
+    class_id: str = ""
 
     @property
     def seconds(self) -> float:
@@ -42,7 +43,9 @@ class Unusable(Exception):
         self.code = code
 
 
-def decode_clip(path: str, key: str, sha256: str, class_name: str, fps: float, max_pixels: int) -> ClipArrays:
+def decode_clip(
+    path: str, key: str, sha256: str, class_name: str, fps: float, max_pixels: int, class_id: str = ""
+) -> ClipArrays:
     try:
         with av.open(path) as container:
             if not container.streams.video:
@@ -68,7 +71,7 @@ def decode_clip(path: str, key: str, sha256: str, class_name: str, fps: float, m
     if audio.size == 0 or float(np.abs(audio).max()) < SILENCE_PEAK:
         raise Unusable("silent", "the audio track is silent (peak below -80 dBFS)")
     frames = _sample(decoded, fps, width, height)
-    return ClipArrays(key, sha256, class_name, frames, audio, fps)
+    return ClipArrays(key, sha256, class_name, frames, audio, fps, class_id)
 
 
 def _fit(width: int, height: int, max_pixels: int) -> tuple[int, int]:
