@@ -325,3 +325,9 @@ def test_a_picture_that_needs_no_change_is_copied_not_re_encoded(tmp_path, media
     for row in (fast, slow):
         audio, rate, frames, fps = decode(row["path"])
         assert frames == round(10 * fps) and abs(len(audio) - 10 * rate) <= 1024
+
+
+def test_a_split_without_candidates_gives_an_empty_clips_table(tmp_path):
+    empty = str(write_table(CANDIDATES.schema.empty_table(), tmp_path / "eval.parquet", CANDIDATES))
+    result = run_acquire(Config(), [empty], tmp_path / "acquire", show_progress=False)
+    assert result.clips.num_rows == 0 and read_table(tmp_path / "acquire" / "clips.parquet", CLIPS).num_rows == 0

@@ -232,7 +232,8 @@ def run_acquire(
     pipeline = beam.Pipeline(options=pipeline_options(config.beam))
     _ = (
         pipeline
-        | "Candidates" >> beam.io.ReadFromParquet(staged_rows(candidates, out / ".work" / "candidates.parquet"))
+        | "Candidates"
+        >> beam.io.ReadFromParquet(staged_rows(candidates, out / ".work" / "candidates.parquet", WORK_ROW))
         | "Spread over workers" >> beam.Reshuffle()
         | "Download and normalise" >> beam.ParDo(AcquireClip(job))
         | "Write rows" >> beam.io.WriteToParquet(str(rows_prefix), CLIPS.schema, file_name_suffix=".parquet")
@@ -293,6 +294,12 @@ def proxy_from(configured: str | None) -> str | None:
     import os
 
     return os.environ.get("EARWITNESS_PROXY") or configured
+
+
+# a candidate as the pipeline reads it: prune's row without what acquire does not use, with its split
+WORK_ROW = pa.schema(
+    [f for f in CANDIDATES.schema if f.name not in ("labels", "line")] + [pa.field("split", pa.string())]
+)
 
 
 def _load_candidates(files: list[str], limit: int | None) -> list[dict]:

@@ -21,7 +21,7 @@ def describe(beam: BeamConfig) -> str:
     return f"{beam.runner}, {beam.workers} worker processes" if beam.workers else f"{beam.runner}, in-process"
 
 
-def staged_rows(rows: list[dict], path: Path, schema: pa.Schema | None = None, group_rows: int = 10_000) -> str:
+def staged_rows(rows: list[dict], path: Path, schema: pa.Schema, group_rows: int = 10_000) -> str:
     """Write a stage's work list to a Parquet file for `beam.io.ReadFromParquet(path)`, rather than
     `beam.Create(rows)`, which embeds every row in the pipeline itself: a runner then ships them in the
     job's graph (Dataflow refuses a job request over 20 MB; AudioSet's 250,000 candidates are about
