@@ -41,13 +41,15 @@ TASK_STAGES = {
 }
 
 
-_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@:]+:[^/\s@]+@")
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^\s@'\"]+@")
+_QUERY = re.compile(r"(?P<url>[A-Za-z][A-Za-z0-9+.-]*://[^\s?#'\"]*)\?[^\s#'\"]+")
 
 
 def redacted(text: str) -> str:
-    """`text` with the user:password of every URL in it masked, for a task log (the frozen configuration
-    itself keeps them: a stage needs them)."""
-    return _CREDENTIALS.sub(r"\g<scheme>***@", text)
+    """`text` for a task log, every URL in it as earwitness itself redacts them: what stands before an @
+    (a user, a password, a token) and the query (signed URLs carry keys) masked. The frozen configuration
+    itself keeps them: a stage needs them."""
+    return _QUERY.sub(r"\g<url>?***", _USERINFO.sub(r"\g<scheme>***@", text))
 
 
 class StageError(RuntimeError):

@@ -123,6 +123,14 @@ def test_an_address_that_is_not_label_studio_is_a_clear_error(monkeypatch, tmp_p
         proxy.shutdown()
     assert "a-secret-token" not in str(failure.value) + json.dumps(status)
 
+    # an export that is not JSON (the SDK hands its bytes over as they came)
+    from earwitness.annotation.labelstudio import Studio
+
+    studio = Studio("http://127.0.0.1:9", "a-secret-token")
+    with pytest.raises(EarwitnessError, match="did not answer as Label Studio to export project 1") as failure:
+        studio.call("export project 1", lambda: json.loads(b"<html>maintenance: back soon a-secret-token</html>"))
+    assert "a-secret-token" not in str(failure.value)
+
 
 def test_media_urls_for_a_local_store_and_a_bucket(tmp_path):
     local = Media("auto", document_root=str(tmp_path))

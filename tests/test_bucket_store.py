@@ -50,8 +50,17 @@ def test_acquire_verify_and_build_with_the_clip_store_in_a_bucket(tmp_path, buck
     config.acquire.store = "testbucket://lab/clips"
     run = tmp_path / "run"
 
+    # one clip is missing from the source at first: its failure is recorded in the bucket, then cleared
+    late = tmp_path / "source" / f"{rows[-1]['ytid']}_000000.mp4"
+    late.rename(tmp_path / "late.mp4")
+    early = run_acquire(config, [candidates], run / "acquire", show_progress=False).clips.to_pylist()
+    assert sorted(c["status"] for c in early) == ["failed", "ok", "ok", "ok"]
+    failure = bucket / "lab" / "clips" / "_failed" / f"{rows[-1]['ytid']}_0.json"
+    assert failure.is_file()
+    (tmp_path / "late.mp4").rename(late)
+    config.acquire.retry_permanent = True  # it was "unavailable", a permanent failure
     acquired = run_acquire(config, [candidates], run / "acquire", show_progress=False).clips.to_pylist()
-    assert [c["status"] for c in acquired] == ["ok"] * 4
+    assert [c["status"] for c in acquired] == ["ok"] * 4 and not failure.exists()
     assert all(c["path"] == f"testbucket://lab/clips/{c['key']}.mp4" for c in acquired)
     assert sorted(p.name for p in (bucket / "lab" / "clips").glob("*.mp4")) == sorted(
         f"{c['key']}.mp4" for c in acquired

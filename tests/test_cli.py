@@ -51,6 +51,13 @@ def test_the_demo_runs_offline_and_leaves_a_readable_run_folder(tmp_path):
     assert "asked 0 now, 20 verdicts reused" in again.stdout
     assert (release / "SHA256SUMS").read_bytes() == (published / "SHA256SUMS").read_bytes()
 
+    # but a folder holding another release is never cleared
+    (tmp_path / "lab" / "release").mkdir(parents=True)
+    (tmp_path / "lab" / "release" / "README.md").write_text("---\nlicense: cc-by-4.0\n---\n# audioset 1.0.0\n")
+    refused = earwitness("demo", "--out", str(tmp_path / "lab"))
+    assert refused.returncode == 2 and "not the demo's" in refused.stderr
+    assert (tmp_path / "lab" / "release" / "README.md").exists()
+
 
 def test_prune_flags_override_the_config(tmp_path, tiny):
     ontology, policy = tiny

@@ -320,6 +320,10 @@ def test_credentials_in_urls_never_reach_a_task_log():
     shown = stages.redacted(config)
     assert "s3cret" not in shown and "me:pw" not in shown
     assert "https://***@labelstudio.lab.org/" in shown and "socks5://***@10.0.0.1:1080" in shown
+    assert stages.redacted("https://hf_abc@hub/x https://u:p/w@host/y") == "https://***@hub/x https://***@host/y"
+    assert stages.redacted("dest: https://bucket.s3.amazonaws.com/r?X-Amz-Signature=abc#f") == (
+        "dest: https://bucket.s3.amazonaws.com/r?***#f"
+    )
     assert stages.redacted("gs://bucket/clips and http://host:8080/x") == "gs://bucket/clips and http://host:8080/x"
 
 

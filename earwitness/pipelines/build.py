@@ -108,10 +108,10 @@ def write_shard(
         temp = Path(scratch) / "shard.tar"
         with tarfile.open(temp, "w", format=tarfile.GNU_FORMAT) as tar:
             for variant in sorted(plan.variants, key=lambda v: v.key):
-                variant = _with_local_media(variant, Path(scratch))  # a store it cannot read fails the shard
                 mp4 = Path(scratch) / f"{variant.key}.mp4"
                 try:
-                    registry[variant.intervention].render(variant, mp4, media)
+                    local = _with_local_media(variant, Path(scratch))
+                    registry[variant.intervention].render(local, mp4, media)
                     audio_track = has_audio(mp4)  # also proves what was made opens
                 except Exception as exc:  # a bad clip costs its variants, recorded, never the build
                     failed.append({"key": variant.key, "variant": variant.intervention, "reason": _reason(exc)})

@@ -12,9 +12,11 @@ import shutil
 from pathlib import Path
 
 from earwitness import demo
+from earwitness.errors import EarwitnessError
 from earwitness.pipelines.config import Config
 
 CLIPS_PER_SPLIT = 12
+DEMO_NAME = "demo"
 
 
 def can_verify() -> bool:
@@ -24,7 +26,7 @@ def can_verify() -> bool:
 def demo_config(out: Path, seed: int) -> Config:
     """The demo's settings, with its generated segment lists written below out/inputs."""
     segments = demo.write_demo_segments(out / "inputs", seed)
-    settings = Config(name="demo", out=str(out))
+    settings = Config(name=DEMO_NAME, out=str(out))
     settings.prune.ontology, settings.prune.policy = demo.ONTOLOGY, demo.POLICY
     settings.prune.segments = [str(p) for p in segments]
     settings.prune.max_malformed_fraction = 0.05  # the demo carries one malformed row per split on purpose
@@ -58,10 +60,23 @@ def prepare(out: Path, seed: int) -> Config:
 
 def clear_outputs(out: Path) -> list[str]:
     """Remove what a previous demo built and published (a release folder and a published version are never
-    written twice); prune, acquire and verify reuse their earlier work. Returns what was removed."""
+    written twice); prune, acquire and verify reuse their earlier work. Returns what was removed. A folder
+    that holds anything but the demo's own release is refused, never deleted."""
     removed = []
     for name in ("release", "published"):
-        if (out / name).exists():
-            shutil.rmtree(out / name)
-            removed.append(name)
+        if not (out / name).exists():
+            continue
+        if not _demo_made(out / name):
+            raise EarwitnessError(f"{out / name}: not the demo's; give the demo a folder of its own (--out)")
+        shutil.rmtree(out / name)
+        removed.append(name)
     return removed
+
+
+def _demo_made(folder: Path) -> bool:
+    """True when every release in `folder` (built, or published under its versions) is named demo: its
+    dataset card's title is `# demo <version>`."""
+    cards = [*folder.glob("README.md"), *folder.glob("*/README.md")]
+    return bool(cards) and all(
+        any(line.startswith(f"# {DEMO_NAME} ") for line in c.read_text().splitlines()) for c in cards
+    )

@@ -87,8 +87,8 @@ def _readable(path: str, scratch: Path) -> str:
         raise Unusable("unreadable", f"{path}: no such file (is the clip store mounted?)")
     try:
         return local_copy(path, scratch)
-    except OSError as exc:  # Beam's IOError and BeamIOError are OSErrors
-        raise Unusable("unreadable", f"the clip store cannot be read: {str(exc)[:300]}") from None
+    except Exception as exc:  # each bucket's client raises its own (google.api_core's NotFound, S3ClientError)
+        raise Unusable("unreadable", f"the clip store cannot be read: {type(exc).__name__}: {str(exc)[:300]}") from None
 
 
 class VerdictRow(beam.DoFn):
