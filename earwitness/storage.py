@@ -152,7 +152,8 @@ def _read_fsspec(url: str) -> bytes:
 def local_copy(path: str, folder: Path) -> str:
     """A local file holding the bytes at `path`, for what reads only local files (PyAV, ffmpeg): the path
     itself when it is local, else a copy in `folder` read through Beam's FileSystems (gs://, s3://, ...).
-    A read that fails raises (OSError or Beam's IOError): the caller decides whether that is worth a retry."""
+    A read that fails raises what the filesystem's client raises (Beam's IOError, google.api_core's NotFound,
+    S3ClientError): the caller decides what it costs."""
     if "://" not in path:
         return path
     from apache_beam.io.filesystems import CompressionTypes, FileSystems
